@@ -1,0 +1,1 @@
+"""Activity events and the metric engine arrive with the analytics issue."""

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from community.demo import DEMO_OPERATOR, DEMO_SUPERUSER, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Load the four demo communities of the source article (idempotent: a second run changes nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--with-logins",
+            action="store_true",
+            help="Also create the demo logins (always on when DEBUG is on; never do this on a public server).",
+        )
+
+    def handle(self, *args, with_logins=False, **options):
+        with_logins = with_logins or settings.DEBUG
+        report = seed_demo(with_logins=with_logins)
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo ready: created {communities} communities, {groups} groups, {users} users "
+                "(0 means it was already there).".format(**report)
+            )
+        )
+        if with_logins:
+            self.stdout.write(f"  operator login: {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}")
+            self.stdout.write(f"  admin login:    {DEMO_SUPERUSER[0]} / {DEMO_SUPERUSER[1]}  (Django admin at /admin/)")

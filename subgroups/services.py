@@ -1,0 +1,364 @@
+"""Every write to the community tree.
+
+Each service runs in one transaction, takes the community's tree lock (``subgroups.locks``)
+and re-reads the rows it changes after taking it, so django-mptt computes its interval updates
+from the current tree rather than from a stale copy. Nothing here calls
+``QuerySet.update(parent=…)``, which would bypass mptt entirely.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import ApplicationError
+from subgroups import rules
+from subgroups.access import policy
+from subgroups.locks import lock_all_trees, lock_community_tree
+from subgroups.models import (
+    Community,
+    Group,
+    GroupKind,
+    GroupStatus,
+    Platform,
+)
+
+_UNSET: Any = object()
+
+
+def _status_for(*, member_count: int, capacity: int) -> str:
+    return GroupStatus.FULL if member_count >= capacity else GroupStatus.OPEN
+
+
+def _unique_slug(community_id: int | None, base: str) -> str:
+    taken = set()
+    if community_id is not None:
+        taken = set(
+            Group.objects.filter(community_id=community_id, slug__startswith=base).values_list("slug", flat=True)
+        )
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def _locked(group: Group) -> Group:
+    """Take the tree lock for the group's community and return a fresh copy of the group."""
+    lock_community_tree(group.community_id)
+    return Group.objects.select_related("community").get(pk=group.pk)
+
+
+# --- Communities ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def community_create(
+    *,
+    name: str,
+    slug: str | None = None,
+    platform: str = Platform.WECOM,
+    capacity: int | None = None,
+    external_id: str = "",
+    time_zone: str | None = None,
+    banned_name_words: Iterable[str] | None = None,
+    description: str = "",
+    rules_text: str = "",
+    creator=None,
+) -> Community:
+    """Create a community with its hub, the root of a new tree. The access policy hands the
+    ``creator`` (a user) what they need to run it."""
+    banned = rules.clean_banned_words(
+        settings.CANOPY_BANNED_NAME_WORDS if banned_name_words is None else banned_name_words
+    )
+    name = rules.clean_group_name(name, banned_words=banned)
+    platform = rules.clean_platform(platform)
+    capacity = rules.clean_capacity(capacity, platform)
+    time_zone = rules.clean_time_zone(time_zone or settings.CANOPY_DEFAULT_TIME_ZONE)
+    if slug:
+        slug = rules.clean_slug(slug)
+        if Community.objects.filter(slug=slug).exists():
+            raise ApplicationError(_("A community with this slug already exists."), field="slug")
+    else:
+        base = rules.slug_from_name(name)[:56].strip("-") or "community"
+        taken = set(Community.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+        slug, number = base, 2
+        while slug in taken:
+            slug, number = f"{base}-{number}", number + 1
+
+    # A new root takes a new tree_id, computed by mptt as max(tree_id) + 1: serialise with
+    # every other tree writer.
+    lock_all_trees()
+    try:
+        with transaction.atomic():
+            community = Community.objects.create(slug=slug, time_zone=time_zone, banned_name_words=banned)
+    except IntegrityError:
+        raise ApplicationError(_("A community with this slug already exists."), field="slug") from None
+    hub = Group(
+        community=community,
+        parent=None,
+        name=name,
+        slug=_unique_slug(community.pk, rules.slug_from_name(name)),
+        kind=GroupKind.HUB,
+        platform=platform,
+        external_id=rules.clean_external_id(external_id),
+        capacity=capacity,
+        description=rules.clean_text(description, "description"),
+        rules=rules.clean_text(rules_text, "rules"),
+    )
+    hub.save()
+    community.hub = hub
+    community.save(update_fields=["hub", "updated_at"])
+    if creator is not None:
+        policy().community_created(creator, community)
+    return community
+
+
+@transaction.atomic
+def community_update(
+    *,
+    community: Community,
+    time_zone: str = _UNSET,
+    banned_name_words: Iterable[str] = _UNSET,
+) -> Community:
+    community = Community.objects.select_for_update().get(pk=community.pk)
+    if time_zone is not _UNSET:
+        community.time_zone = rules.clean_time_zone(time_zone)
+    if banned_name_words is not _UNSET:
+        community.banned_name_words = rules.clean_banned_words(banned_name_words)
+    community.save()
+    return Community.objects.select_related("hub").get(pk=community.pk)
+
+
+# --- Groups ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def group_create_child(
+    *,
+    parent: Group,
+    name: str,
+    kind: str,
+    slug: str | None = None,
+    platform: str | None = None,
+    capacity: int | None = None,
+    external_id: str = "",
+    description: str = "",
+    rules_text: str = "",
+    admission_criteria: dict[str, Any] | None = None,
+) -> Group:
+    """Add a sub-group under ``parent``. Platform defaults to the parent's, capacity to the
+    platform's cap."""
+    parent = _locked(parent)
+    community = parent.community
+    if parent.is_archived:
+        raise ApplicationError(_("“%(name)s” is archived: restore it first.") % {"name": parent.name}, field="parent")
+    if kind not in GroupKind.values or kind == GroupKind.HUB:
+        raise ApplicationError(_("A sub-group is interest, tier, region, lifecycle or custom."), field="kind")
+    name = rules.clean_group_name(name, banned_words=community.banned_name_words)
+    platform = rules.clean_platform(platform or parent.platform)
+    capacity = rules.clean_capacity(capacity, platform)
+    external_id = rules.clean_external_id(external_id)
+    rules.check_external_id_free(community_id=community.pk, platform=platform, external_id=external_id)
+    if slug:
+        slug = rules.clean_slug(slug)
+        if Group.objects.filter(community=community, slug=slug).exists():
+            raise ApplicationError(_("Another group in this community already uses this slug."), field="slug")
+    else:
+        slug = _unique_slug(community.pk, rules.slug_from_name(name))
+
+    child = Group(
+        community=community,
+        parent=parent,
+        name=name,
+        slug=slug,
+        kind=kind,
+        platform=platform,
+        external_id=external_id,
+        capacity=capacity,
+        status=_status_for(member_count=0, capacity=capacity),
+        description=rules.clean_text(description, "description"),
+        rules=rules.clean_text(rules_text, "rules"),
+        admission_criteria=rules.clean_admission_criteria(kind, admission_criteria),
+    )
+    child.save()
+    return child
+
+
+def group_rename(*, group: Group, name: str) -> Group:
+    """Rename a group. Its slug, and so its links, stay as they were."""
+    return group_update(group=group, name=name)
+
+
+@transaction.atomic
+def group_update(
+    *,
+    group: Group,
+    name: str = _UNSET,
+    platform: str = _UNSET,
+    capacity: int = _UNSET,
+    external_id: str = _UNSET,
+    description: str = _UNSET,
+    rules_text: str = _UNSET,
+    admission_criteria: dict[str, Any] = _UNSET,
+) -> Group:
+    """Change a group's settings. Structure changes go through move, archive and restore."""
+    group = _locked(group)
+    if name is not _UNSET:
+        group.name = rules.clean_group_name(name, banned_words=group.community.banned_name_words)
+    if platform is not _UNSET:
+        group.platform = rules.clean_platform(platform)
+    if external_id is not _UNSET:
+        group.external_id = rules.clean_external_id(external_id)
+    if platform is not _UNSET or external_id is not _UNSET:
+        rules.check_external_id_free(
+            community_id=group.community_id,
+            platform=group.platform,
+            external_id=group.external_id,
+            exclude_pk=group.pk,
+        )
+    if capacity is not _UNSET:
+        group.capacity = rules.clean_capacity(capacity, group.platform, member_count=group.member_count)
+        if not group.is_archived:
+            group.status = _status_for(member_count=group.member_count, capacity=group.capacity)
+    if description is not _UNSET:
+        group.description = rules.clean_text(description, "description")
+    if rules_text is not _UNSET:
+        group.rules = rules.clean_text(rules_text, "rules")
+    if admission_criteria is not _UNSET:
+        group.admission_criteria = rules.clean_admission_criteria(group.kind, admission_criteria)
+    group.save()
+    return group
+
+
+@transaction.atomic
+def group_move(*, group: Group, new_parent: Group) -> Group:
+    """Move a group, with its whole subtree, under another group of the same community."""
+    if new_parent.community_id != group.community_id:
+        raise ApplicationError(_("A group cannot move to another community."), field="parent")
+    group = _locked(group)
+    new_parent = Group.objects.get(pk=new_parent.pk)
+    rules.check_move(group=group, new_parent=new_parent)
+    if group.parent_id == new_parent.pk:
+        return group
+    group.move_to(new_parent, "last-child")
+    return Group.objects.select_related("community").get(pk=group.pk)
+
+
+@transaction.atomic
+def group_archive(*, group: Group) -> int:
+    """Archive a group and everything below it. Returns how many groups changed."""
+    group = _locked(group)
+    if group.is_hub:
+        raise ApplicationError(_("The hub cannot be archived; it is the community itself."))
+    return (
+        group.get_descendants(include_self=True)
+        .exclude(status=GroupStatus.ARCHIVED)
+        .update(status=GroupStatus.ARCHIVED, archived_at=timezone.now(), updated_at=timezone.now())
+    )
+
+
+@transaction.atomic
+def group_restore(*, group: Group) -> int:
+    """Bring an archived group and its archived subtree back. Returns how many changed."""
+    group = _locked(group)
+    if not group.is_archived:
+        raise ApplicationError(_("“%(name)s” is not archived.") % {"name": group.name})
+    if group.parent_id and group.parent.is_archived:
+        raise ApplicationError(
+            _("“%(name)s” sits in an archived group: restore “%(parent)s” first.")
+            % {"name": group.name, "parent": group.parent.name}
+        )
+    return (
+        group.get_descendants(include_self=True)
+        .filter(status=GroupStatus.ARCHIVED)
+        .update(
+            status=Case(
+                When(member_count__gte=F("capacity"), then=Value(GroupStatus.FULL)),
+                default=Value(GroupStatus.OPEN),
+            ),
+            archived_at=None,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+@transaction.atomic
+def group_delete(*, group: Group) -> int:
+    """Delete a sub-group and its subtree for good (the admin's delete; pages archive instead)."""
+    group = _locked(group)
+    if group.is_hub:
+        raise ApplicationError(_("The hub goes only with its community."))
+    count = group.get_descendant_count() + 1
+    group.delete()
+    return count
+
+
+# --- Naming convention ----------------------------------------------------------------------
+
+
+def group_propose_name(*, community: Community, attribute: str) -> str:
+    """The next name by the convention ``<hub>-<attribute>小群<NN>``, numbered per attribute:
+    互联网从业者交流群-摄影小群01, then …02 once 01 exists."""
+    attribute = " ".join((attribute or "").split())
+    if not attribute:
+        raise ApplicationError(_("Say what the group is about, e.g. 摄影."), field="attribute")
+    found = rules.find_banned_word(attribute, community.banned_name_words)
+    if found:
+        raise ApplicationError(
+            _("Group names may not contain “%(word)s”: it can put members off. Banned words: %(words)s.")
+            % {"word": found, "words": "、".join(community.banned_name_words)},
+            field="attribute",
+        )
+    hub_name = community.hub.name
+    prefix = f"{hub_name}-{attribute}小群"
+    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$")
+    numbers = [
+        int(match.group(1))
+        for existing in Group.objects.filter(community=community, name__startswith=prefix).values_list(
+            "name", flat=True
+        )
+        if (match := pattern.match(existing))
+    ]
+    name = f"{prefix}{max(numbers, default=0) + 1:02d}"
+    if len(name) > rules.NAME_MAX_LENGTH:
+        raise ApplicationError(_("The proposed name would be too long; shorten the attribute."), field="attribute")
+    return name
+
+
+# --- Repair ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def trees_rebuild() -> None:
+    """Recompute every tree's intervals from the parent links (``check_tree --fix``)."""
+    lock_all_trees()
+    Group.objects.rebuild()
+
+
+@transaction.atomic
+def group_record_member_count(*, group: Group, member_count: int) -> Group:
+    """Record how many members a group has, as its platform reports it, and mark it full or
+    open. Never more than its capacity: raise the capacity first."""
+    group = _locked(group)
+    if isinstance(member_count, bool) or not isinstance(member_count, int) or member_count < 0:
+        raise ApplicationError(_("The member count must be a whole number, 0 or more."), field="member_count")
+    if member_count > group.capacity:
+        raise ApplicationError(
+            _("%(count)d members would overfill “%(name)s” (capacity %(capacity)d).")
+            % {"count": member_count, "name": group.name, "capacity": group.capacity},
+            field="member_count",
+        )
+    group.member_count = member_count
+    if not group.is_archived:
+        group.status = _status_for(member_count=member_count, capacity=group.capacity)
+    group.save(update_fields=["member_count", "status", "updated_at"])
+    return group
