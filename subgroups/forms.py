@@ -42,7 +42,10 @@ class CommunityCreateForm(forms.Form):
     )
     platform = forms.ChoiceField(label=_("Platform"), choices=Platform.choices, initial=Platform.WECOM)
     capacity = forms.IntegerField(
-        label=_("Capacity"), min_value=1, max_value=MAX_CAPACITY, required=False,
+        label=_("Capacity"),
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        required=False,
         help_text=_("Empty: the platform's cap."),
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), initial="Asia/Shanghai")
@@ -57,10 +60,13 @@ class GroupCreateForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     kind = forms.ChoiceField(label=_("Kind"), choices=SUBGROUP_KINDS, initial=GroupKind.INTEREST)
     platform = forms.ChoiceField(
-        label=_("Platform"), choices=[("", _("Same as parent"))] + list(Platform.choices), required=False
+        label=_("Platform"), choices=[("", _("Same as parent")), *Platform.choices], required=False
     )
     capacity = forms.IntegerField(
-        label=_("Capacity"), min_value=1, max_value=MAX_CAPACITY, required=False,
+        label=_("Capacity"),
+        min_value=1,
+        max_value=MAX_CAPACITY,
+        required=False,
         help_text=_("Empty: the platform's cap (WeChat: 500)."),
     )
 
@@ -90,13 +96,11 @@ class GroupEditForm(forms.Form):
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
     rules = forms.CharField(label=_("Rules"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
     # Admission criteria, shown by kind.
-    min_purchases = forms.IntegerField(
-        label=_("Minimum purchases"), min_value=0, max_value=100_000, required=False
-    )
+    min_purchases = forms.IntegerField(label=_("Minimum purchases"), min_value=0, max_value=100_000, required=False)
     annual_member = forms.BooleanField(label=_("Annual members only"), required=False)
     cities = forms.CharField(label=_("Cities"), required=False, help_text=_("Separate with commas or 、"))
     stage = forms.ChoiceField(
-        label=_("Lifecycle stage"), choices=[("", "—")] + list(LifecycleStage.choices), required=False
+        label=_("Lifecycle stage"), choices=[("", "—"), *LifecycleStage.choices], required=False
     )
     tags = forms.CharField(label=_("Interest tags"), required=False, help_text=_("Separate with commas or 、"))
 

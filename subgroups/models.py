@@ -124,8 +124,10 @@ class Group(MPTTModel):
         _("admission criteria"),
         default=dict,
         blank=True,
-        help_text=_("Who belongs here: tier (min_purchases, annual_member), region (cities), "
-                    "lifecycle (stage), interest (tags)."),
+        help_text=_(
+            "Who belongs here: tier (min_purchases, annual_member), region (cities), "
+            "lifecycle (stage), interest (tags)."
+        ),
     )
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -140,9 +142,7 @@ class Group(MPTTModel):
         verbose_name_plural = _("groups")
         constraints = [
             models.UniqueConstraint(fields=["community", "slug"], name="group_slug_unique_in_community"),
-            models.UniqueConstraint(
-                fields=["community"], condition=Q(kind="hub"), name="group_one_hub_per_community"
-            ),
+            models.UniqueConstraint(fields=["community"], condition=Q(kind="hub"), name="group_one_hub_per_community"),
             models.UniqueConstraint(
                 fields=["community", "platform", "external_id"],
                 condition=~Q(external_id=""),

@@ -88,8 +88,7 @@ def clean_slug(slug: str) -> str:
     slug = (slug or "").strip().lower()
     if not slug or len(slug) > SLUG_MAX_LENGTH or not _SLUG_RE.match(slug):
         raise ApplicationError(
-            _("Use lowercase letters, digits and single hyphens, up to %(max)d characters.")
-            % {"max": SLUG_MAX_LENGTH},
+            _("Use lowercase letters, digits and single hyphens, up to %(max)d characters.") % {"max": SLUG_MAX_LENGTH},
             field="slug",
         )
     return slug
@@ -97,7 +96,7 @@ def clean_slug(slug: str) -> str:
 
 def slug_from_name(name: str) -> str:
     """A readable ASCII slug, spelling Chinese in pinyin: 北京车友群 → bei-jing-che-you-qun."""
-    words = lazy_pinyin(name, errors=lambda chars: list(chars))
+    words = lazy_pinyin(name)
     slug = slugify(" ".join(words))[: SLUG_MAX_LENGTH - 4].strip("-")
     return slug or "group"
 

@@ -97,9 +97,8 @@ def mermaid(nodes: list[Group]) -> str:
     lines = ["graph TD"]
     ids = {node.pk for node in nodes}
     for node in nodes:
-        label = _mermaid_text(
-            f"{node.name}<br/>{GroupKind(node.kind).label} · {node.member_count}/{node.capacity}"
-        )
+        details = f"{GroupKind(node.kind).label} · {node.member_count}/{node.capacity}"
+        label = f"{_mermaid_text(node.name)}<br/>{_mermaid_text(details)}"
         shape = f'["{label}"]' if node.kind == GroupKind.HUB else f'("{label}")'
         if node.parent_id in ids:
             lines.append(f"    g{node.parent_id} --> g{node.pk}{shape}")
@@ -150,7 +149,10 @@ def community_stats(community: Community) -> CommunityStats:
         members=Sum("member_count", filter=live),
         capacity=Sum("capacity", filter=live),
     )
-    by_kind = dict(subgroups.filter(live).values_list("kind").annotate(n=Count("pk")).values_list("kind", "n"))
+    # order_by() drops mptt's default (tree_id, lft) ordering, which would split the GROUP BY.
+    by_kind = dict(
+        subgroups.filter(live).order_by("kind").values("kind").annotate(n=Count("pk")).values_list("kind", "n")
+    )
     return CommunityStats(
         groups=totals["groups"],
         open=totals["open"],
@@ -202,6 +204,7 @@ def tree_problems(*, community_ids: list[int] | None = None) -> list[TreeProblem
     # Two communities sharing a tree_id corrupt each other on the next write.
     shared = (
         Group.objects.filter(parent__isnull=True)
+        .order_by()
         .values("tree_id")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
@@ -257,7 +260,7 @@ def _community_tree_problems(community_id: int, nodes: list[tuple]) -> list[Tree
                 TreeProblem(
                     community_id,
                     pk,
-                    "lft/rght/level {} should be {} by the parent links".format(stored, expected[pk]),
+                    f"lft/rght/level {stored} should be {expected[pk]} by the parent links",
                 )
             )
     return problems

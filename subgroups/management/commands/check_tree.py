@@ -30,5 +30,7 @@ class Command(BaseCommand):
         services.trees_rebuild()
         remaining = selectors.tree_problems(community_ids=community_ids)
         if remaining:
-            raise CommandError(f"Rebuilt, but {len(remaining)} problem(s) remain: the parent links themselves are wrong.")
+            raise CommandError(
+                f"Rebuilt, but {len(remaining)} problem(s) remain: the parent links themselves are wrong."
+            )
         self.stdout.write(self.style.SUCCESS(f"Rebuilt. {len(problems)} problem(s) fixed; all trees are consistent."))

@@ -1,0 +1,144 @@
+"""Shared fixtures: the three personas, API clients, and the real services.
+
+``REQUIRE_SERVICES=1`` (set by CI) makes a missing PostgreSQL, Redis or chromium fail the run
+instead of skipping the tests that need them, and turns any skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import CommunityFactory, GroupFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _redis_problem() -> str | None:
+    if not settings.REDIS_URL:
+        return "REDIS_URL is not set"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as error:
+        return f"Redis at {settings.REDIS_URL} does not answer: {error}"
+    return None
+
+
+def _service_problems() -> list[str]:
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    redis_problem = _redis_problem()
+    if redis_problem:
+        problems.append(redis_problem)
+    if not shutil.which(CHROMIUM):
+        problems.append(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)")
+    return problems
+
+
+def pytest_configure(config):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if REQUIRE_SERVICES:
+        problems = _service_problems()
+        if problems:
+            pytest.exit("REQUIRE_SERVICES=1 but: " + "; ".join(problems), returncode=3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_SERVICES and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under REQUIRE_SERVICES=1, which allows no skips: {report.longrepr}"
+
+
+def pytest_collection_modifyitems(config, items):
+    postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    redis_problem = _redis_problem()
+    for item in items:
+        if "postgres" in item.keywords and not postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…"))
+        if "redis" in item.keywords and redis_problem:
+            item.add_marker(pytest.mark.skip(reason=f"needs Redis: {redis_problem}"))
+        if "browser" in item.keywords and not shutil.which(CHROMIUM):
+            item.add_marker(pytest.mark.skip(reason="needs Debian's chromium"))
+
+
+# --- Personas -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def community(db):
+    """The community under test: a hub with two interest groups, one with a child."""
+    community = CommunityFactory(name="互联网从业者交流群", slug="internet")
+    design = GroupFactory(parent=community.hub, name="设计美学交流群")
+    GroupFactory(parent=community.hub, name="程序员技术群")
+    GroupFactory(parent=design, name="摄影群")
+    return community
+
+
+@pytest.fixture
+def other_community(db):
+    community = CommunityFactory(name="新能源汽车车主群", slug="ev")
+    GroupFactory(parent=community.hub, name="北京车友群", kind="region")
+    return community
+
+
+@pytest.fixture
+def operator(community):
+    """A user who runs ``community`` (and nothing else)."""
+    return UserFactory(username="operator", operator_of=[community])
+
+
+@pytest.fixture
+def outsider(other_community):
+    """A user who runs another community: sees nothing of ``community``."""
+    return UserFactory(username="outsider", operator_of=[other_community])
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+def _token_client(user) -> APIClient:
+    client = APIClient()
+    token, _created = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(operator) -> APIClient:
+    return _token_client(operator)
+
+
+@pytest.fixture
+def outsider_api(outsider) -> APIClient:
+    return _token_client(outsider)
+
+
+@pytest.fixture
+def anonymous_api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    client.force_login(outsider)
+    return client
