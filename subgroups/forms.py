@@ -99,9 +99,7 @@ class GroupEditForm(forms.Form):
     min_purchases = forms.IntegerField(label=_("Minimum purchases"), min_value=0, max_value=100_000, required=False)
     annual_member = forms.BooleanField(label=_("Annual members only"), required=False)
     cities = forms.CharField(label=_("Cities"), required=False, help_text=_("Separate with commas or 、"))
-    stage = forms.ChoiceField(
-        label=_("Lifecycle stage"), choices=[("", "—"), *LifecycleStage.choices], required=False
-    )
+    stage = forms.ChoiceField(label=_("Lifecycle stage"), choices=[("", "—"), *LifecycleStage.choices], required=False)
     tags = forms.CharField(label=_("Interest tags"), required=False, help_text=_("Separate with commas or 、"))
 
     CRITERIA_FIELDS = ("min_purchases", "annual_member", "cities", "stage", "tags")

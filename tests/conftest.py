@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -142,3 +143,11 @@ def operator_client(client, operator):
 def outsider_client(client, outsider):
     client.force_login(outsider)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """A request in Chinese leaves Chinese active in the thread; start every test in English."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
