@@ -8,6 +8,7 @@ table of variables and ``.env.example`` for a starting point.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -277,6 +278,8 @@ LOGGING = {
 # A new community starts with this list; operators edit their own copy in Settings.
 CANOPY_BANNED_NAME_WORDS = env_list("CANOPY_BANNED_NAME_WORDS", default=("高级", "精英"))
 CANOPY_DEFAULT_TIME_ZONE = env_str("CANOPY_DEFAULT_TIME_ZONE", "Asia/Shanghai")
+if CANOPY_DEFAULT_TIME_ZONE not in zoneinfo.available_timezones():
+    raise ImproperlyConfigured(f"CANOPY_DEFAULT_TIME_ZONE={CANOPY_DEFAULT_TIME_ZONE!r} is not a known time zone")
 # Who may see and do what. The members app provides the policy; the tree only asks it.
 CANOPY_ACCESS_POLICY = "members.access.OperatorAccessPolicy"
 # Repair a damaged tree automatically when the periodic check finds one.

@@ -52,6 +52,7 @@ class CommunityViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
+    queryset = Community.objects.none()  # for the schema; get_queryset scopes the real one
     serializer_class = CommunitySerializer
     lookup_value_regex = ID_PATTERN
     filter_backends: list = []
@@ -135,6 +136,7 @@ class GroupViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
+    queryset = Group.objects.none()  # for the schema; get_queryset scopes the real one
     serializer_class = GroupSerializer
     filterset_class = GroupFilter
     search_fields = ["name", "slug", "external_id"]

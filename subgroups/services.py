@@ -2,8 +2,8 @@
 
 Each service runs in one transaction, takes the community's tree lock (``subgroups.locks``)
 and re-reads the rows it changes after taking it, so django-mptt computes its interval updates
-from the current tree rather than from a stale copy. Nothing here calls
-``QuerySet.update(parent=…)``, which would bypass mptt entirely.
+from the current tree rather than from a stale copy. Nothing here changes ``parent`` with a
+bulk ``QuerySet.update``, which would bypass mptt entirely.
 """
 
 from __future__ import annotations

@@ -1,0 +1,98 @@
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+
+from subgroups import selectors
+from subgroups.models import Community, Group, GroupStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def admin_url(model, action: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{action}", args=args)
+
+
+def test_every_registered_model_has_working_admin_pages(admin_client, community, operator):
+    Token.objects.create(user=operator)
+    for model in admin.site._registry:
+        assert admin_client.get(admin_url(model, "changelist")).status_code == 200, model
+        assert admin_client.get(admin_url(model, "changelist"), {"q": "群"}).status_code == 200, model
+        assert admin_client.get(admin_url(model, "add")).status_code == 200, model
+        instance = model._default_manager.first()
+        if instance is not None:
+            assert admin_client.get(admin_url(model, "change", instance.pk)).status_code == 200, model
+
+
+def test_the_admin_is_for_superusers_only(client, operator):
+    from django.contrib.auth.models import Permission
+
+    operator.is_staff = True
+    operator.save()
+    operator.user_permissions.set(Permission.objects.filter(codename__in=["view_group", "change_group"]))
+    client.force_login(operator)
+    response = client.get(admin_url(Group, "changelist"))
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_adding_a_community_creates_its_hub(admin_client, db):
+    response = admin_client.post(
+        admin_url(Community, "add"),
+        {"name": "读书会", "slug": "books", "platform": "wechat", "capacity": "", "time_zone": "Asia/Shanghai"},
+    )
+    assert response.status_code == 302, response.content
+    community = Community.objects.get(slug="books")
+    assert community.hub.name == "读书会" and community.hub.capacity == 500
+
+
+def test_adding_a_group_goes_through_the_rules(admin_client, community):
+    data = {"parent": community.hub_id, "name": "精英群", "kind": "interest", "platform": "wechat"}
+    response = admin_client.post(admin_url(Group, "add"), {**data, "admission_criteria": "{}"})
+    assert response.status_code == 200
+    assert "精英" in response.context["adminform"].form.errors["name"][0]
+
+    response = admin_client.post(admin_url(Group, "add"), {**data, "name": "读书群", "admission_criteria": "{}"})
+    assert response.status_code == 302
+    group = Group.objects.get(name="读书群")
+    assert group.community == community and group.capacity == 500 and group.slug == "du-shu-qun"
+    assert selectors.tree_problems() == []
+
+
+def test_changing_the_parent_moves_the_subtree(admin_client, community):
+    design, coders = Group.objects.get(name="设计美学交流群"), Group.objects.get(name="程序员技术群")
+    form = {
+        "parent": coders.pk,
+        "name": design.name,
+        "platform": design.platform,
+        "capacity": design.capacity,
+        "external_id": "",
+        "description": "",
+        "rules": "",
+        "admission_criteria": "{}",
+    }
+    response = admin_client.post(admin_url(Group, "change", design.pk), form)
+    assert response.status_code == 302
+    assert Group.objects.get(pk=design.pk).parent_id == coders.pk
+    assert Group.objects.get(name="摄影群").level == 3
+    assert selectors.tree_problems() == []
+
+    photo = Group.objects.get(name="摄影群")
+    response = admin_client.post(admin_url(Group, "change", design.pk), {**form, "parent": photo.pk})
+    assert response.status_code == 200
+    assert "parent" in response.context["adminform"].form.errors
+
+
+def test_archive_action_and_delete(admin_client, community):
+    design = Group.objects.get(name="设计美学交流群")
+    admin_client.post(admin_url(Group, "changelist"), {"action": "archive_groups", "_selected_action": [design.pk]})
+    assert Group.objects.get(name="摄影群").status == GroupStatus.ARCHIVED
+    response = admin_client.post(admin_url(Group, "delete", design.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Group.objects.filter(name__in=["设计美学交流群", "摄影群"]).exists()
+    assert selectors.tree_problems() == []

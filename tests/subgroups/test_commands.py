@@ -1,0 +1,89 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from community.demo import COMMUNITIES
+from subgroups import selectors
+from subgroups.models import Community, Group
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+class TestCheckTree:
+    def test_a_sound_forest_passes(self, community, other_community):
+        assert "All trees are consistent." in run("check_tree")
+
+    def test_damage_is_reported_and_fails_the_command(self, community):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE subgroups_group SET lft = lft + 5 WHERE community_id = %s", [community.pk])
+        with pytest.raises(CommandError, match="Run with --fix"):
+            run("check_tree")
+
+    def test_fix_rebuilds_from_the_parent_links(self, community, other_community):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE subgroups_group SET lft = 1, rght = 2, tree_id = 1")
+        output = run("check_tree", "--fix")
+        assert "Rebuilt." in output
+        assert selectors.tree_problems() == []
+        assert Group.objects.get(name="摄影群").get_ancestors().count() == 2
+
+    def test_one_community_can_be_checked_alone(self, community, other_community):
+        assert "All trees are consistent." in run("check_tree", "--community", other_community.slug)
+        with pytest.raises(CommandError, match="No community"):
+            run("check_tree", "--community", "nope")
+
+
+class TestSeedDemo:
+    def test_it_loads_the_four_communities_of_the_article(self):
+        output = run("seed_demo", "--with-logins")
+        assert "created 4 communities" in output
+        assert set(Community.objects.values_list("slug", flat=True)) == {spec.slug for spec in COMMUNITIES}
+        hub = Community.objects.get(slug="internet-pros").hub
+        assert hub.name == "互联网从业者交流群" and hub.member_count == 2000
+        children = {group.name: group.member_count for group in hub.get_children()}
+        assert children == {"产品经理研讨群": 150, "程序员技术群": 180, "运营增长实战群": 120, "设计美学交流群": 100}
+        regions = Community.objects.get(slug="ev-owners").hub.get_children()
+        assert [(g.name, g.member_count, g.admission_criteria["cities"]) for g in regions] == [
+            ("北京车友群", 200, ["北京"]),
+            ("上海车友群", 180, ["上海"]),
+            ("广州车友群", 150, ["广州"]),
+            ("成都车友群", 120, ["成都"]),
+        ]
+        tiers = Community.objects.get(slug="learners").hub.get_children()
+        assert [g.name for g in tiers] == ["青铜学员群", "白银会员群", "黄金VIP群", "钻石服务群"]
+        stages = Community.objects.get(slug="exam-prep").hub.get_children()
+        assert [g.admission_criteria["stage"] for g in stages] == ["newcomer", "intensive", "sprint", "alumni"]
+        assert selectors.tree_problems() == []
+
+    def test_running_it_twice_changes_nothing(self):
+        from django.contrib.auth import get_user_model
+
+        from members.models import Operator
+
+        def snapshot():
+            return (
+                list(Community.objects.order_by("pk").values()),
+                list(Group.objects.order_by("pk").values()),
+                list(get_user_model().objects.order_by("pk").values()),
+                list(Operator.objects.order_by("pk").values()),
+            )
+
+        run("seed_demo", "--with-logins")
+        before = snapshot()
+        assert "created 0 communities, 0 groups, 0 users" in run("seed_demo", "--with-logins")
+        assert snapshot() == before
+
+    def test_the_demo_operator_sees_all_four(self, client):
+        run("seed_demo", "--with-logins")
+        assert client.login(username="demo", password="canopy-demo")
+        response = client.get("/c/internet-pros/tree/")
+        assert response.status_code == 200
+        assert response.content.decode().count('class="node ') == 6

@@ -1,0 +1,89 @@
+"""Settings come from the environment; production refuses to start on missing or bad values."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_KEY = "x7Qp2Lr9Vt4Ws8Yz1Ab3Cd5Ef6Gh0Ij2Kl4Mn6Op8Qr0St2Uv4Wx6Yz8Ab0Cd2Ef"
+PROBE = (
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.DEBUG)"
+)
+
+
+def start(**env: str) -> subprocess.CompletedProcess:
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {
+            "CANOPY_ENV",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DEBUG",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CSRF_TRUSTED_ORIGINS",
+        }
+    }
+    clean["DJANGO_SETTINGS_MODULE"] = "community.settings"
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_development_needs_nothing_set():
+    result = start()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "True"]
+
+
+def test_redis_url_switches_celery_to_the_broker():
+    result = start(REDIS_URL="redis://127.0.0.1:6379/0", DATABASE_URL="postgres://u@localhost/canopy")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["django.db.backends.postgresql", "False"]
+
+
+def test_production_starts_with_a_key_and_hosts():
+    result = start(CANOPY_ENV="production", SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="canopy.example.org")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "django-insecure-" + GOOD_KEY}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must list"),
+        ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "*"}, "must not contain '*'"),
+        ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "a.org", "DEBUG": "1"}, "DEBUG must be off"),
+    ],
+)
+def test_production_refuses_to_start_without_safe_values(env, message):
+    result = start(CANOPY_ENV="production", **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "is not a boolean"),
+        ({"CANOPY_ENV": "staging"}, "must be one of"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "must point at PostgreSQL"),
+        ({"DATABASE_URL": "nonsense"}, "DATABASE_URL"),
+        ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL must start with"),
+        ({"CSRF_TRUSTED_ORIGINS": "example.org"}, "CSRF_TRUSTED_ORIGINS"),
+        ({"CANOPY_DEFAULT_TIME_ZONE": "Mars/Base"}, "CANOPY_DEFAULT_TIME_ZONE"),
+    ],
+)
+def test_bad_values_fail_loudly_anywhere(env, message):
+    result = start(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
