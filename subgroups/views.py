@@ -275,6 +275,9 @@ def mermaid_download(request: HttpRequest, community: Community) -> HttpResponse
 def community_settings(request: HttpRequest, community: Community) -> HttpResponse:
     can_manage = selectors.user_can_manage_tree(request.user, community)
     form = CommunitySettingsForm(request.POST or None, community=community)
+    if not can_manage:
+        for field in form.fields.values():
+            field.disabled = True
     if request.method == "POST":
         if not can_manage:
             raise PermissionDenied

@@ -47,6 +47,8 @@ def _service_problems() -> list[str]:
 
 def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A shared Redis must not carry throttle counts or cached values from one run to the next.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"canopy-test-{os.getpid()}"
     if REQUIRE_SERVICES:
         problems = _service_problems()
         if problems:

@@ -250,3 +250,24 @@ class TestLanguage:
     def test_the_browser_language_is_used_by_default(self, operator_client, community):
         html = operator_client.get(url("tree", community), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
         assert "大纲" in html
+
+
+def test_page_queries_do_not_grow_with_the_tree(operator_client, community):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import GroupFactory
+
+    def queries(path: str) -> int:
+        operator_client.get(path)
+        connection.queries_log.clear()
+        with CaptureQueriesContext(connection) as captured:
+            assert operator_client.get(path).status_code == 200
+        return len(captured)
+
+    paths = [url("tree", community), url("overview", community), f"/api/v1/groups/{community.hub_id}/tree/"]
+    before = [queries(path) for path in paths]
+    parent = community.hub
+    for index in range(20):
+        parent = GroupFactory(parent=parent if index % 3 else community.hub, name=f"新群{index}")
+    assert [queries(path) for path in paths] == before
