@@ -4,7 +4,9 @@ import io
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.management import call_command
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -50,7 +52,18 @@ def test_the_docs_load_their_assets_locally(client, db, path):
 
 
 @pytest.fixture
-def token(db) -> str:
+def _keep_the_test_connection():
+    """The fuzzer calls the real WSGI handler, whose request signals would close the test's
+    connection (it is inside the test transaction); Django's test client unhooks them the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db, _keep_the_test_connection) -> str:
     """An operator of a small community, so the fuzzer's calls reach real rows as well as 404s."""
     from members.services import operator_add
 
