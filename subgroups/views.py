@@ -210,6 +210,39 @@ def group_detail(request: HttpRequest, community: Community, pk: int) -> HttpRes
     return _group_page(request, community, group, edit_form=form)
 
 
+@require_GET
+@community_page
+def group_panel(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
+    """The tree page's side panel for one group: rename, move, archive (htmx)."""
+    group = selectors.group_for_user(request.user, community=community, pk=pk)
+    return render(
+        request,
+        "subgroups/_group_panel.html",
+        {
+            "community": community,
+            "group": group,
+            "can_manage": selectors.user_can(request.user, Capability.MANAGE_TREE, group),
+            "move_form": MoveForm(group=group) if not group.is_hub else None,
+            "criteria": selectors.criteria_phrases(group),
+        },
+    )
+
+
+@require_POST
+@community_page
+def group_rename(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
+    group = selectors.group_for_user(request.user, community=community, pk=pk)
+    _require_manage(request, group)
+    old_name = group.name
+    try:
+        group = services.group_rename(group=group, name=request.POST.get("name", ""))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("“%(old)s” is now “%(name)s”.") % {"old": old_name, "name": group.name})
+    return redirect(_back_to(request, reverse("subgroups:group", args=[community.slug, group.pk])))
+
+
 @require_POST
 @community_page
 def group_move(request: HttpRequest, community: Community, pk: int) -> HttpResponse:

@@ -65,3 +65,14 @@
   document.addEventListener("DOMContentLoaded", function () { wire(document); });
   document.addEventListener("htmx:afterSwap", function (event) { wire(event.target); });
 })();
+
+/* Mark the box whose panel is open. */
+document.addEventListener("htmx:afterSwap", function (event) {
+  if (event.target.id !== "group-panel") { return; }
+  var body = event.target.querySelector("[data-group-id]");
+  document.querySelectorAll(".orgchart .node.selected").forEach(function (node) { node.classList.remove("selected"); });
+  if (body) {
+    var node = document.querySelector('.orgchart .node[data-group-id="' + body.dataset.groupId + '"]');
+    if (node) { node.classList.add("selected"); }
+  }
+});

@@ -73,3 +73,25 @@ def test_the_dashboard_switches_to_chinese(page: Page, live_server, operator_wit
     page.get_by_role("button", name="简体中文").click()
     expect(page.get_by_role("heading", name="树状结构")).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+
+
+def test_an_operator_renames_and_archives_from_the_picture(page: Page, live_server, operator_with_tree):
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/c/internet/tree/")
+    chart = page.get_by_test_id("orgchart")
+    chart.locator(".node", has_text="设计美学交流群").click()
+    panel = page.locator("#group-panel")
+    expect(panel.get_by_role("heading", name="设计美学交流群")).to_be_visible()
+    expect(chart.locator(".node.selected")).to_contain_text("设计美学交流群")
+
+    panel.get_by_label("Rename").fill("设计交流群")
+    panel.get_by_role("button", name="Rename").click()
+    expect(page.get_by_text("“设计美学交流群” is now “设计交流群”.")).to_be_visible()
+    renamed = chart.locator(".node", has_text="设计交流群")
+    expect(renamed).to_be_visible()
+
+    renamed.click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    panel.get_by_role("button", name="Archive with sub-groups").click()
+    expect(chart.locator(".node.status-archived", has_text="设计交流群")).to_be_visible()
+    assert Group.objects.get(name="设计交流群").status == "archived"

@@ -131,6 +131,43 @@ class TestTreePage:
         assert response.content.decode().startswith("graph TD")
 
 
+class TestGroupPanel:
+    def test_the_panel_offers_rename_move_and_archive(self, operator_client, community):
+        design = group("设计美学交流群")
+        html = operator_client.get(url("group_panel", community, design.pk), HTTP_HX_REQUEST="true").content.decode()
+        assert "<html" not in html
+        assert url("group_rename", community, design.pk) in html
+        assert url("group_move", community, design.pk) in html
+        assert url("group_archive", community, design.pk) in html
+        move = html.split(url("group_move", community, design.pk))[1].split("</form>")[0]
+        assert f'value="{group("程序员技术群").pk}"' in move
+        assert f'value="{group("摄影群").pk}"' not in move
+
+    def test_the_hubs_panel_cannot_move_or_archive(self, operator_client, community):
+        html = operator_client.get(url("group_panel", community, community.hub_id)).content.decode()
+        assert url("group_move", community, community.hub_id) not in html
+        assert url("group_archive", community, community.hub_id) not in html
+
+    def test_renaming_from_the_panel_returns_to_the_tree(self, operator_client, community):
+        design = group("设计美学交流群")
+        response = operator_client.post(
+            url("group_rename", community, design.pk), {"name": "设计交流群", "next": url("tree", community)}
+        )
+        assert response["Location"] == url("tree", community)
+        assert Group.objects.get(pk=design.pk).name == "设计交流群"
+
+    def test_a_refused_rename_says_why_and_keeps_the_name(self, operator_client, community):
+        design = group("设计美学交流群")
+        response = operator_client.post(url("group_rename", community, design.pk), {"name": "精英"}, follow=True)
+        assert "精英" in response.content.decode()
+        assert Group.objects.get(pk=design.pk).name == "设计美学交流群"
+
+    def test_outsiders_get_404(self, outsider_client, community):
+        design = group("设计美学交流群")
+        assert outsider_client.get(url("group_panel", community, design.pk)).status_code == 404
+        assert outsider_client.post(url("group_rename", community, design.pk), {"name": "x"}).status_code == 404
+
+
 class TestGroupPage:
     def test_it_shows_the_group_and_its_children(self, operator_client, community):
         response = operator_client.get(url("group", community, group("设计美学交流群").pk))
