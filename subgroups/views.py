@@ -7,6 +7,7 @@ service's refusal next to the field it concerns.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 
@@ -16,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -44,7 +46,9 @@ def community_page(view: Callable) -> Callable:
         community = selectors.community_for_user(request.user, slug=slug)
         request.community = community
         request.session[LAST_COMMUNITY] = community.slug
-        return view(request, community, *args, **kwargs)
+        # Times on the community's pages read in the community's own time zone.
+        with timezone.override(zoneinfo.ZoneInfo(community.time_zone)):
+            return view(request, community, *args, **kwargs)
 
     return wrapper
 

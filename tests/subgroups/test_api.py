@@ -255,3 +255,15 @@ class TestCommunities:
         response = api.get(f"/api/v1/communities/{community.pk}/propose-name/", {"attribute": "摄影"})
         assert response.json() == {"name": "互联网从业者交流群-摄影小群02"}
         assert api.get(f"/api/v1/communities/{community.pk}/propose-name/").status_code == 400
+
+
+def test_the_token_command_makes_a_working_token(operator, community, anonymous_api):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("drf_create_token", "operator", stdout=out)
+    key = out.getvalue().split()[2]
+    anonymous_api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert anonymous_api.get("/api/v1/groups/").json()["count"] == 4

@@ -211,6 +211,14 @@ class TestGroupPage:
         assert response.status_code == 400
         assert group("设计美学交流群").parent_id == community.hub_id
 
+    def test_times_read_in_the_communitys_time_zone(self, operator_client, community):
+        from datetime import UTC, datetime
+
+        design = group("设计美学交流群")
+        Group.objects.filter(pk=design.pk).update(created_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+        html = operator_client.get(url("group", community, design.pk)).content.decode()
+        assert "2026-03-02 07:30" in html  # Asia/Shanghai is UTC+8
+
     def test_archiving_and_restoring(self, operator_client, community):
         design = group("设计美学交流群")
         operator_client.post(url("group_archive", community, design.pk))
