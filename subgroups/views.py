@@ -269,32 +269,28 @@ def group_move(request: HttpRequest, community: Community, pk: int) -> HttpRespo
     return _group_page(request, community, group, move_form=form)
 
 
-@require_POST
-@community_page
-def group_archive(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
+def _change_subtree(request: HttpRequest, community: Community, pk: int, change: Callable, done: str) -> HttpResponse:
     group = selectors.group_for_user(request.user, community=community, pk=pk)
     _require_manage(request, group)
     try:
-        changed = services.group_archive(group=group)
+        changed = change(group=group)
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("Archived %(count)d group(s).") % {"count": changed})
+        messages.success(request, done % {"count": changed})
     return redirect(_back_to(request, reverse("subgroups:group", args=[community.slug, group.pk])))
+
+
+@require_POST
+@community_page
+def group_archive(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
+    return _change_subtree(request, community, pk, services.group_archive, _("Archived %(count)d group(s)."))
 
 
 @require_POST
 @community_page
 def group_restore(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
-    group = selectors.group_for_user(request.user, community=community, pk=pk)
-    _require_manage(request, group)
-    try:
-        changed = services.group_restore(group=group)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Restored %(count)d group(s).") % {"count": changed})
-    return redirect(_back_to(request, reverse("subgroups:group", args=[community.slug, group.pk])))
+    return _change_subtree(request, community, pk, services.group_restore, _("Restored %(count)d group(s)."))
 
 
 @require_GET
