@@ -13,7 +13,9 @@ from django.db import transaction
 
 from members.services import operator_add
 from subgroups import services
+from subgroups.locks import lock_all_trees
 from subgroups.models import Community, Group, GroupKind, Platform
+from subgroups.rules import slug_from_name
 
 DEMO_OPERATOR = ("demo", "canopy-demo")
 DEMO_SUPERUSER = ("admin", "canopy-admin")
@@ -146,10 +148,13 @@ COMMUNITIES = (
 
 def _ensure_group(parent: Group, spec: DemoGroup) -> tuple[Group, int]:
     created = 0
-    group = Group.objects.filter(community_id=parent.community_id, name=spec.name).first()
+    # By slug, which renames leave alone: a renamed demo group is not seeded a second time.
+    slug = slug_from_name(spec.name)
+    group = Group.objects.filter(community_id=parent.community_id, slug=slug).first()
     if group is None:
         group = services.group_create_child(
             parent=parent,
+            slug=slug,
             name=spec.name,
             kind=spec.kind,
             platform=spec.platform,
@@ -177,6 +182,9 @@ def _ensure_user(username: str, password: str, *, superuser: bool) -> tuple[Any,
 @transaction.atomic
 def seed_demo(*, with_logins: bool) -> dict[str, int]:
     """Create whatever part of the demo is missing. Returns what it created."""
+    # Creating a community needs the exclusive forest lock; take it first rather than upgrading
+    # from the shared one that adding groups takes.
+    lock_all_trees()
     report = {"communities": 0, "groups": 0, "users": 0}
     communities = []
     for spec in COMMUNITIES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from members.models import Operator
+from members.services import operator_add
 from subgroups.models import Community, Group
 
 
@@ -41,4 +42,4 @@ class OperatorAccessPolicy:
 
     def community_created(self, user, community: Community) -> None:
         if _active(user) and not user.is_superuser:
-            Operator.objects.get_or_create(user=user, community=community)
+            operator_add(community=community, user=user)

@@ -21,11 +21,11 @@ from subgroups import rules, services
 from subgroups.models import SUBGROUP_KINDS, Community, Group, GroupStatus, Platform
 
 
-def _copy_into(target, source) -> None:
+def _become(obj, saved) -> None:
     """The admin keeps its own ``obj``; make it the row the service saved."""
-    target.__dict__.update({key: value for key, value in source.__dict__.items() if key != "_state"})
-    target._state.adding = False
-    target._state.db = source._state.db
+    obj.pk = saved.pk
+    obj._state.adding = False
+    obj.refresh_from_db()
 
 
 class CommunityAddForm(forms.ModelForm):
@@ -41,6 +41,8 @@ class CommunityAddForm(forms.ModelForm):
         data = super().clean()
         try:
             rules.clean_group_name(data.get("name", ""), banned_words=settings.CANOPY_BANNED_NAME_WORDS)
+            if data.get("slug"):
+                rules.clean_slug(data["slug"])
             rules.clean_time_zone(data.get("time_zone", ""))
             rules.clean_capacity(data.get("capacity"), data.get("platform") or Platform.WECOM)
         except ApplicationError as error:
@@ -57,7 +59,7 @@ class CommunityChangeForm(forms.ModelForm):
         data = super().clean()
         try:
             rules.clean_time_zone(data.get("time_zone", ""))
-            rules.clean_banned_words(data.get("banned_name_words") or [])
+            rules.clean_banned_words(data.get("banned_name_words", []))
         except ApplicationError as error:
             add_application_error(self, error)
         return data
@@ -103,7 +105,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 capacity=data.get("capacity"),
                 time_zone=data["time_zone"],
             )
-        _copy_into(obj, saved)
+        _become(obj, saved)
 
 
 class GroupAdminForm(forms.ModelForm):
@@ -148,8 +150,10 @@ class GroupAdminForm(forms.ModelForm):
             rules.clean_group_name(data.get("name", ""), banned_words=community.banned_name_words)
             if instance.pk and parent and parent.pk != instance.parent_id:
                 rules.check_move(group=instance, new_parent=parent)
-            if not instance.pk and data.get("slug"):
-                rules.clean_slug(data["slug"])
+            if not instance.pk:
+                rules.check_parent_open(parent)
+                if data.get("slug"):
+                    rules.check_slug_free(community_id=community.pk, slug=rules.clean_slug(data["slug"]))
             rules.clean_capacity(
                 data.get("capacity"), data.get("platform") or Platform.WECHAT, member_count=instance.member_count
             )
@@ -202,7 +206,7 @@ class GroupAdmin(MPTTModelAdmin):
             if values["capacity"] is None:
                 values["capacity"] = original.capacity
             saved = services.group_update(group=original, **values)
-        _copy_into(obj, saved)
+        _become(obj, saved)
 
     def delete_model(self, request, obj):
         try:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from pypinyin import lazy_pinyin
 
 from core.errors import ApplicationError
+from core.text import has_invalid_characters, json_has_invalid_text
 from subgroups.models import MAX_CAPACITY, PLATFORM_DEFAULT_CAPACITY, Group, GroupKind, LifecycleStage, Platform
 
 NAME_MAX_LENGTH = 100
@@ -32,10 +33,6 @@ def _fold(text: str) -> str:
     return "".join(char for char in folded if not char.isspace())
 
 
-def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
-
-
 def clean_group_name(name: str, *, banned_words: Iterable[str]) -> str:
     name = " ".join((name or "").split())
     if not name:
@@ -44,16 +41,20 @@ def clean_group_name(name: str, *, banned_words: Iterable[str]) -> str:
         raise ApplicationError(
             _("Keep the name to %(max)d characters or fewer.") % {"max": NAME_MAX_LENGTH}, field="name"
         )
-    if _has_control_characters(name):
-        raise ApplicationError(_("The name contains control characters."), field="name")
-    found = find_banned_word(name, banned_words)
+    if has_invalid_characters(name):
+        raise ApplicationError(_("The name contains characters that cannot be shown."), field="name")
+    check_banned_words(name, banned_words, field="name")
+    return name
+
+
+def check_banned_words(text: str, banned_words: Iterable[str], *, field: str) -> None:
+    found = find_banned_word(text, banned_words)
     if found:
         raise ApplicationError(
             _("Group names may not contain “%(word)s”: it can put members off. Banned words: %(words)s.")
             % {"word": found, "words": "、".join(banned_words)},
-            field="name",
+            field=field,
         )
-    return name
 
 
 def find_banned_word(text: str, banned_words: Iterable[str]) -> str | None:
@@ -64,7 +65,9 @@ def find_banned_word(text: str, banned_words: Iterable[str]) -> str | None:
     return None
 
 
-def clean_banned_words(words: Iterable[Any]) -> list[str]:
+def clean_banned_words(words: Any) -> list[str]:
+    if not isinstance(words, (list, tuple)):
+        raise ApplicationError(_("Banned words must be a list of words."), field="banned_name_words")
     cleaned: list[str] = []
     for word in words:
         if not isinstance(word, str):
@@ -72,7 +75,7 @@ def clean_banned_words(words: Iterable[Any]) -> list[str]:
         word = word.strip()
         if not word:
             continue
-        if len(word) > 30 or _has_control_characters(word):
+        if len(word) > 30 or has_invalid_characters(word):
             raise ApplicationError(
                 _("“%(word)s” is not a usable banned word (30 characters at most).") % {"word": word[:30]},
                 field="banned_name_words",
@@ -138,7 +141,7 @@ def clean_platform(platform: str) -> str:
 
 def clean_external_id(external_id: str) -> str:
     external_id = (external_id or "").strip()
-    if len(external_id) > 128 or _has_control_characters(external_id):
+    if len(external_id) > 128 or has_invalid_characters(external_id):
         raise ApplicationError(_("The external id must be 128 printable characters or fewer."), field="external_id")
     return external_id
 
@@ -166,6 +169,16 @@ def check_external_id_free(*, community_id: int, platform: str, external_id: str
         )
 
 
+def check_parent_open(parent: Group) -> None:
+    if parent.is_archived:
+        raise ApplicationError(_("“%(name)s” is archived: restore it first.") % {"name": parent.name}, field="parent")
+
+
+def check_slug_free(*, community_id: int, slug: str) -> None:
+    if Group.objects.filter(community_id=community_id, slug=slug).exists():
+        raise ApplicationError(_("Another group in this community already uses this slug."), field="slug")
+
+
 def check_move(*, group: Group, new_parent: Group) -> None:
     """Refuse moves that would break the tree: the hub, other communities, cycles."""
     if group.is_hub:
@@ -178,10 +191,7 @@ def check_move(*, group: Group, new_parent: Group) -> None:
             % {"target": new_parent.name, "name": group.name},
             field="parent",
         )
-    if new_parent.is_archived:
-        raise ApplicationError(
-            _("“%(name)s” is archived: restore it first.") % {"name": new_parent.name}, field="parent"
-        )
+    check_parent_open(new_parent)
 
 
 # --- Admission criteria ---------------------------------------------------------------------
@@ -212,7 +222,7 @@ def _clean_text_list(key: str, value: Any) -> list[str]:
         item = " ".join(item.split())
         if not item:
             continue
-        if len(item) > _MAX_ITEM_LENGTH or _has_control_characters(item):
+        if len(item) > _MAX_ITEM_LENGTH or has_invalid_characters(item):
             raise _criteria_error(
                 _("Each entry in “%(key)s” must be %(max)d characters or fewer.")
                 % {"key": key, "max": _MAX_ITEM_LENGTH}
@@ -229,6 +239,8 @@ def clean_admission_criteria(kind: str, criteria: Any) -> dict[str, Any]:
         return {}
     if not isinstance(criteria, dict):
         raise _criteria_error(_("Admission criteria must be an object."))
+    if json_has_invalid_text(criteria):
+        raise _criteria_error(_("The admission criteria contain characters that cannot be shown."))
     allowed = CRITERIA_KEYS_BY_KIND.get(kind, frozenset())
     unknown = sorted(set(criteria) - allowed)
     if unknown:

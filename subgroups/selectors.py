@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
 from django.http import Http404
 
 from subgroups.access import Capability, policy
@@ -166,10 +166,14 @@ def community_stats(community: Community) -> CommunityStats:
 
 def groups_by_fill(community: Community, *, limit: int = 8) -> list[Group]:
     """Open or full sub-groups, fullest first: the ones that need a new sibling soon."""
-    return sorted(
-        Group.objects.filter(community=community).exclude(kind=GroupKind.HUB).exclude(status=GroupStatus.ARCHIVED),
-        key=lambda group: (-group.fill_ratio, group.name),
-    )[:limit]
+    fill = ExpressionWrapper(F("member_count") * 1.0 / F("capacity"), output_field=FloatField())
+    return list(
+        Group.objects.filter(community=community)
+        .exclude(kind=GroupKind.HUB)
+        .exclude(status=GroupStatus.ARCHIVED)
+        .annotate(fill=fill)
+        .order_by("-fill", "name")[:limit]
+    )
 
 
 # --- Integrity ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
+from core.text import has_invalid_characters
 from subgroups import rules
 from subgroups.access import policy
 from subgroups.locks import lock_all_trees, lock_community_tree
@@ -33,8 +34,16 @@ from subgroups.models import (
 _UNSET: Any = object()
 
 
+# A live group is full exactly when its members reach its capacity: in Python for one group,
+# and as SQL for many at once.
 def _status_for(*, member_count: int, capacity: int) -> str:
     return GroupStatus.FULL if member_count >= capacity else GroupStatus.OPEN
+
+
+_STATUS_BY_SIZE = Case(
+    When(member_count__gte=F("capacity"), then=Value(GroupStatus.FULL)),
+    default=Value(GroupStatus.OPEN),
+)
 
 
 def _unique_slug(community_id: int | None, base: str) -> str:
@@ -54,7 +63,10 @@ def _unique_slug(community_id: int | None, base: str) -> str:
 def _locked(group: Group) -> Group:
     """Take the tree lock for the group's community and return a fresh copy of the group."""
     lock_community_tree(group.community_id)
-    return Group.objects.select_related("community").get(pk=group.pk)
+    try:
+        return Group.objects.select_related("community").get(pk=group.pk)
+    except Group.DoesNotExist:
+        raise ApplicationError(_("“%(name)s” no longer exists.") % {"name": group.name}) from None
 
 
 # --- Communities ----------------------------------------------------------------------------
@@ -83,6 +95,9 @@ def community_create(
     platform = rules.clean_platform(platform)
     capacity = rules.clean_capacity(capacity, platform)
     time_zone = rules.clean_time_zone(time_zone or settings.CANOPY_DEFAULT_TIME_ZONE)
+    # A new root takes a new tree_id, computed by mptt as max(tree_id) + 1: serialise with
+    # every other tree writer, and with other creators choosing a slug.
+    lock_all_trees()
     if slug:
         slug = rules.clean_slug(slug)
         if Community.objects.filter(slug=slug).exists():
@@ -94,9 +109,6 @@ def community_create(
         while slug in taken:
             slug, number = f"{base}-{number}", number + 1
 
-    # A new root takes a new tree_id, computed by mptt as max(tree_id) + 1: serialise with
-    # every other tree writer.
-    lock_all_trees()
     try:
         with transaction.atomic():
             community = Community.objects.create(slug=slug, time_zone=time_zone, banned_name_words=banned)
@@ -159,8 +171,7 @@ def group_create_child(
     platform's cap."""
     parent = _locked(parent)
     community = parent.community
-    if parent.is_archived:
-        raise ApplicationError(_("“%(name)s” is archived: restore it first.") % {"name": parent.name}, field="parent")
+    rules.check_parent_open(parent)
     if kind not in GroupKind.values or kind == GroupKind.HUB:
         raise ApplicationError(_("A sub-group is interest, tier, region, lifecycle or custom."), field="kind")
     name = rules.clean_group_name(name, banned_words=community.banned_name_words)
@@ -170,8 +181,7 @@ def group_create_child(
     rules.check_external_id_free(community_id=community.pk, platform=platform, external_id=external_id)
     if slug:
         slug = rules.clean_slug(slug)
-        if Group.objects.filter(community=community, slug=slug).exists():
-            raise ApplicationError(_("Another group in this community already uses this slug."), field="slug")
+        rules.check_slug_free(community_id=community.pk, slug=slug)
     else:
         slug = _unique_slug(community.pk, rules.slug_from_name(name))
 
@@ -242,10 +252,11 @@ def group_update(
 @transaction.atomic
 def group_move(*, group: Group, new_parent: Group) -> Group:
     """Move a group, with its whole subtree, under another group of the same community."""
-    if new_parent.community_id != group.community_id:
-        raise ApplicationError(_("A group cannot move to another community."), field="parent")
     group = _locked(group)
-    new_parent = Group.objects.get(pk=new_parent.pk)
+    target = Group.objects.filter(pk=new_parent.pk).first()
+    if target is None:
+        raise ApplicationError(_("“%(name)s” no longer exists.") % {"name": new_parent.name}, field="parent")
+    new_parent = target
     rules.check_move(group=group, new_parent=new_parent)
     if group.parent_id == new_parent.pk:
         return group
@@ -281,10 +292,7 @@ def group_restore(*, group: Group) -> int:
         group.get_descendants(include_self=True)
         .filter(status=GroupStatus.ARCHIVED)
         .update(
-            status=Case(
-                When(member_count__gte=F("capacity"), then=Value(GroupStatus.FULL)),
-                default=Value(GroupStatus.OPEN),
-            ),
+            status=_STATUS_BY_SIZE,
             archived_at=None,
             updated_at=timezone.now(),
         )
@@ -311,13 +319,7 @@ def group_propose_name(*, community: Community, attribute: str) -> str:
     attribute = " ".join((attribute or "").split())
     if not attribute:
         raise ApplicationError(_("Say what the group is about, e.g. 摄影."), field="attribute")
-    found = rules.find_banned_word(attribute, community.banned_name_words)
-    if found:
-        raise ApplicationError(
-            _("Group names may not contain “%(word)s”: it can put members off. Banned words: %(words)s.")
-            % {"word": found, "words": "、".join(community.banned_name_words)},
-            field="attribute",
-        )
+    rules.check_banned_words(attribute, community.banned_name_words, field="attribute")
     hub_name = community.hub.name
     prefix = f"{hub_name}-{attribute}小群"
     pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$")
@@ -329,7 +331,7 @@ def group_propose_name(*, community: Community, attribute: str) -> str:
         if (match := pattern.match(existing))
     ]
     name = f"{prefix}{max(numbers, default=0) + 1:02d}"
-    if len(name) > rules.NAME_MAX_LENGTH:
+    if len(name) > rules.NAME_MAX_LENGTH or has_invalid_characters(attribute):
         raise ApplicationError(_("The proposed name would be too long; shorten the attribute."), field="attribute")
     return name
 

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -32,7 +33,7 @@ from subgroups.forms import (
     GroupEditForm,
     MoveForm,
 )
-from subgroups.models import Community, Group, GroupKind, GroupStatus
+from subgroups.models import Community, Group, GroupKind
 
 LAST_COMMUNITY = "canopy_last_community"
 
@@ -45,7 +46,8 @@ def community_page(view: Callable) -> Callable:
     def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
         community = selectors.community_for_user(request.user, slug=slug)
         request.community = community
-        request.session[LAST_COMMUNITY] = community.slug
+        if request.session.get(LAST_COMMUNITY) != community.slug:
+            request.session[LAST_COMMUNITY] = community.slug
         # Times on the community's pages read in the community's own time zone.
         with timezone.override(zoneinfo.ZoneInfo(community.time_zone)):
             return view(request, community, *args, **kwargs)
@@ -60,7 +62,10 @@ def _require_manage(request: HttpRequest, group: Group) -> None:
 
 def _back_to(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else fallback
+    safe = target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if safe else fallback
 
 
 @login_required
@@ -326,7 +331,7 @@ def community_settings(request: HttpRequest, community: Community) -> HttpRespon
     return render(
         request,
         "subgroups/settings.html",
-        {"community": community, "form": form, "can_manage": can_manage, "statuses": GroupStatus},
+        {"community": community, "form": form, "can_manage": can_manage},
         status=status,
     )
 

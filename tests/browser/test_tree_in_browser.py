@@ -52,9 +52,10 @@ def test_an_operator_creates_a_sub_group_and_sees_it_in_the_tree(page: Page, liv
     created = Group.objects.get(name="互联网从业者交流群-摄影小群02")
     assert created.parent_id == community.hub_id
 
-    # The picture links each box to its group's page.
+    # Each box opens the group's panel, and links to its page for browsers without JavaScript.
+    assert new_node.get_attribute("href") == f"/c/internet/groups/{created.pk}/"
     new_node.click()
-    expect(page.get_by_role("heading", name="互联网从业者交流群-摄影小群02")).to_be_visible()
+    expect(page.locator("#group-panel").get_by_role("heading", name="互联网从业者交流群-摄影小群02")).to_be_visible()
 
 
 def test_a_banned_name_is_refused_in_place(page: Page, live_server, operator_with_tree):

@@ -108,7 +108,7 @@ def test_communities_created_at_once_get_their_own_trees():
     assert selectors.tree_problems() == []
 
 
-def test_writes_in_two_communities_do_not_wait_for_or_damage_each_other():
+def test_writes_in_two_communities_at_once_leave_both_sound():
     first, second = CommunityFactory(), CommunityFactory()
 
     def add(index: int) -> None:

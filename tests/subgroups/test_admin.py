@@ -96,3 +96,51 @@ def test_archive_action_and_delete(admin_client, community):
     assert response.status_code == 302
     assert not Group.objects.filter(name__in=["设计美学交流群", "摄影群"]).exists()
     assert selectors.tree_problems() == []
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"name": "读书会", "slug": "a_b", "platform": "wechat", "time_zone": "Asia/Shanghai"}, "slug"),
+        ({"name": "精英会", "slug": "elite", "platform": "wechat", "time_zone": "Asia/Shanghai"}, "name"),
+        ({"name": "读书会", "slug": "internet", "platform": "wechat", "time_zone": "Asia/Shanghai"}, "slug"),
+    ],
+)
+def test_bad_community_input_is_a_form_error(admin_client, community, form, field):
+    response = admin_client.post(admin_url(Community, "add"), {"capacity": "", **form})
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+
+
+def test_bad_banned_words_are_a_form_error(admin_client, community):
+    response = admin_client.post(
+        admin_url(Community, "change", community.pk), {"time_zone": "Asia/Shanghai", "banned_name_words": "5"}
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"slug": "photo"}, "slug"), ({"parent": "archived"}, "parent"), ({"slug": "Bad Slug"}, "slug")],
+)
+def test_bad_group_input_is_a_form_error(admin_client, community, change, field):
+    from subgroups import services
+
+    design = Group.objects.get(name="设计美学交流群")
+    Group.objects.filter(name="摄影群").update(slug="photo")
+    services.group_archive(group=design)
+    data = {
+        "parent": community.hub_id,
+        "name": "读书群",
+        "kind": "interest",
+        "platform": "wechat",
+        "admission_criteria": "{}",
+        **change,
+    }
+    if data["parent"] == "archived":
+        data["parent"] = design.pk
+    response = admin_client.post(admin_url(Group, "add"), data)
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert not Group.objects.filter(name="读书群").exists()

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from subgroups.models import Community, Group, GroupStatus
@@ -132,6 +134,19 @@ class TestCreate:
         response = api.post("/api/v1/groups/", data, format="json")
         assert response.status_code == 400, response.content
         assert response.json()["extra"]["fields"]
+
+    @pytest.mark.parametrize(
+        "criteria", [{"tags": ["\ud800"]}, {"\ud800": 1}, {"tags": ["bell\x07"]}], ids=["value", "key", "control"]
+    )
+    def test_unencodable_text_in_criteria_is_a_400_and_nothing_is_saved(self, api, community, criteria):
+        body = json.dumps(
+            {"parent": community.hub_id, "name": "新群", "kind": "interest", "admission_criteria": criteria}
+        )
+        response = api.generic("POST", "/api/v1/groups/", body, content_type="application/json")
+        assert response.status_code == 400
+        assert "admission_criteria" in response.json()["extra"]["fields"]
+        assert not Group.objects.filter(name="新群").exists()
+        assert api.get("/api/v1/groups/").status_code == 200
 
     def test_malformed_json_is_a_400(self, api, community):
         response = api.generic("POST", "/api/v1/groups/", "{not json", content_type="application/json")

@@ -191,10 +191,14 @@ class TestRenameAndUpdate:
         with pytest.raises(IntegrityError), transaction.atomic():
             Group.objects.filter(pk=design.pk).update(capacity=0)
 
-    def test_the_database_keeps_hubs_at_the_root(self, community):
+    def test_the_database_keeps_hubs_at_the_root_and_only_there(self, community):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Group.objects.filter(pk=community.hub_id).update(kind=GroupKind.CUSTOM)
+
+    def test_the_database_allows_one_hub_per_community(self, community):
         design = Group.objects.get(name="设计美学交流群")
         with pytest.raises(IntegrityError), transaction.atomic():
-            Group.objects.filter(pk=design.pk).update(kind=GroupKind.HUB)
+            Group.objects.filter(pk=design.pk).update(kind=GroupKind.HUB, parent=None)
 
 
 class TestMove:

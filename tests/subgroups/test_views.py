@@ -231,10 +231,16 @@ class TestGroupPage:
         assert b"hub cannot be archived" in response.content
         assert group("互联网从业者交流群").status == GroupStatus.OPEN
 
-    def test_next_must_stay_on_this_site(self, operator_client, community):
+    @pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/", "/\t/evil"])
+    def test_next_must_stay_on_this_site(self, operator_client, community, target):
         design = group("设计美学交流群")
-        response = operator_client.post(url("group_archive", community, design.pk), {"next": "//evil.example/"})
+        response = operator_client.post(url("group_archive", community, design.pk), {"next": target})
         assert response["Location"] == url("group", community, design.pk)
+
+    def test_next_within_the_site_is_followed(self, operator_client, community):
+        design = group("设计美学交流群")
+        response = operator_client.post(url("group_archive", community, design.pk), {"next": url("tree", community)})
+        assert response["Location"] == url("tree", community)
 
 
 class TestOverview:
