@@ -1,20 +1,27 @@
-"""The demo: the four communities of the source article (seeds/000), and logins to explore them.
+"""The demo: the four communities of the source article (seeds/000), their members and team,
+a questionnaire, a few applications waiting for review, a live code, and logins to explore.
 
 ``seed_demo`` is idempotent: what exists is left alone, so a second run changes nothing.
+Everything is generated from a fixed seed, so every machine gets the same demo.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from members.services import operator_add
+from members import services as people
+from members.models import Application, Member, PlatformHandle, Role
+from members.services.questionnaire import questionnaire_add_article_questions
 from subgroups import services
 from subgroups.locks import lock_all_trees
-from subgroups.models import Community, Group, GroupKind, Platform
+from subgroups.models import Community, Group, GroupKind, LifecycleStage, Platform
 from subgroups.rules import slug_from_name
 
 DEMO_OPERATOR = ("demo", "canopy-demo")
@@ -38,7 +45,6 @@ class DemoCommunity:
     slug: str
     hub: str
     members: int
-    capacity: int
     description: str
     groups: tuple[DemoGroup, ...]
     rules: str = "1. 禁止广告\n2. 文明交流\n3. 修改群昵称"
@@ -49,12 +55,11 @@ COMMUNITIES = (
         slug="internet-pros",
         hub="互联网从业者交流群",
         members=2000,
-        capacity=2000,
         description="大群话题多元、成员兴趣分散：按兴趣分出小群。",
         groups=(
-            DemoGroup("产品经理研讨群", GroupKind.INTEREST, 150, criteria={"tags": ["产品", "PM"]}),
-            DemoGroup("程序员技术群", GroupKind.INTEREST, 180, criteria={"tags": ["技术", "编程"]}),
-            DemoGroup("运营增长实战群", GroupKind.INTEREST, 120, criteria={"tags": ["运营", "增长"]}),
+            DemoGroup("产品经理研讨群", GroupKind.INTEREST, 150, criteria={"tags": ["产品"]}),
+            DemoGroup("程序员技术群", GroupKind.INTEREST, 180, criteria={"tags": ["技术"]}),
+            DemoGroup("运营增长实战群", GroupKind.INTEREST, 120, criteria={"tags": ["运营"]}),
             DemoGroup(
                 "设计美学交流群",
                 GroupKind.INTEREST,
@@ -70,7 +75,6 @@ COMMUNITIES = (
         slug="learners",
         hub="知识付费学员群",
         members=3000,
-        capacity=3000,
         description="区分普通用户与核心用户：按购买等级分群。",
         groups=(
             DemoGroup(
@@ -93,7 +97,6 @@ COMMUNITIES = (
         slug="ev-owners",
         hub="新能源汽车车主群",
         members=5000,
-        capacity=5000,
         description="全国性大群需要本地化服务：按城市分群。",
         groups=(
             DemoGroup("北京车友群", GroupKind.REGION, 200, criteria={"cities": ["北京"]}),
@@ -106,7 +109,6 @@ COMMUNITIES = (
         slug="exam-prep",
         hub="考研备考交流群",
         members=4000,
-        capacity=4000,
         description="用户成长路径明确：按备考阶段分群。",
         groups=(
             DemoGroup(
@@ -145,28 +147,174 @@ COMMUNITIES = (
     ),
 )
 
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+_GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍建红志鹏宇晨欣怡浩然子轩雨桐思远嘉琪一诺梓涵"
+_CITIES = (
+    ["北京"] * 20
+    + ["上海"] * 18
+    + ["广州"] * 12
+    + ["成都"] * 10
+    + ["深圳"] * 12
+    + ["杭州"] * 10
+    + ["武汉", "西安", "南京", "重庆", "长沙", "苏州", "天津", "郑州", "青岛", "厦门"] * 2
+    + ["沈阳"] * 6
+)
+_INTERESTS = ["产品", "技术", "运营", "设计", "摄影", "职业发展"]
+_STAGES = (
+    [LifecycleStage.NEWCOMER] * 35
+    + [LifecycleStage.INTENSIVE] * 30
+    + [LifecycleStage.SPRINT] * 25
+    + [LifecycleStage.ALUMNI] * 10
+)
 
-def _ensure_group(parent: Group, spec: DemoGroup) -> tuple[Group, int]:
-    created = 0
-    # By slug, which renames leave alone: a renamed demo group is not seeded a second time.
-    slug = slug_from_name(spec.name)
-    group = Group.objects.filter(community_id=parent.community_id, slug=slug).first()
-    if group is None:
-        group = services.group_create_child(
-            parent=parent,
-            slug=slug,
-            name=spec.name,
-            kind=spec.kind,
-            platform=spec.platform,
-            capacity=spec.capacity,
-            description=spec.description,
-            admission_criteria=spec.criteria,
+
+def _person(rng: random.Random, index: int) -> dict[str, Any]:
+    name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2))))
+    purchases = rng.choices((0, 1, 2, 3, 4, 6), weights=(50, 18, 12, 10, 6, 4))[0]
+    return {
+        "display_name": name,
+        "phone": f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}" if rng.random() < 0.8 else "",
+        "city": rng.choice(_CITIES),
+        "purchase_count": purchases,
+        "annual_member": rng.random() < 0.05 + 0.05 * (purchases >= 3),
+        "lifecycle_stage": rng.choice(_STAGES),
+        "tags": rng.sample(_INTERESTS, k=rng.choice((1, 1, 2, 3))),
+    }
+
+
+def _fits(member: Member, group: DemoGroup) -> bool:
+    criteria = group.criteria
+    if "tags" in criteria:
+        return any(tag in member.tags for tag in criteria["tags"])
+    if "min_purchases" in criteria:
+        return member.purchase_count >= criteria["min_purchases"]
+    if criteria.get("annual_member"):
+        return member.annual_member
+    if "cities" in criteria:
+        return member.city in criteria["cities"]
+    if "stage" in criteria:
+        return member.lifecycle_stage == criteria["stage"]
+    return True
+
+
+def _create_members(community: Community, spec: DemoCommunity, rng: random.Random) -> list[Member]:
+    members = Member.objects.bulk_create(
+        Member(community=community, **_person(rng, index)) for index in range(spec.members - 1)
+    )
+    PlatformHandle.objects.bulk_create(
+        PlatformHandle(
+            community=community,
+            member=member,
+            platform=Platform.WECHAT if community.hub.platform != Platform.QQ else Platform.QQ,
+            external_id=f"{spec.slug}-{index:05d}",
         )
-        group = services.group_record_member_count(group=group, member_count=spec.members)
-        created += 1
+        for index, member in enumerate(members)
+    )
+    people.memberships_import(group=community.hub, members=members)
+    return members
+
+
+def _create_group(parent: Group, spec: DemoGroup, pool: list[Member], rng: random.Random) -> int:
+    group = services.group_create_child(
+        parent=parent,
+        slug=slug_from_name(spec.name),
+        name=spec.name,
+        kind=spec.kind,
+        platform=spec.platform,
+        capacity=spec.capacity,
+        description=spec.description,
+        rules_text="1. 围绕主题交流\n2. 禁止广告\n3. 互相尊重",
+        admission_criteria=spec.criteria,
+    )
+    candidates = [member for member in pool if _fits(member, spec)]
+    chosen = rng.sample(candidates, k=min(spec.members, len(candidates)))
+    people.memberships_import(group=group, members=chosen)
+    # A small team: an admin and a guide from the group's own members.
+    for member, role in zip(chosen[:2], (Role.ADMIN, Role.GUIDE), strict=False):
+        people.role_grant(member=member, group=group, role=role)
+    created = 1
     for child in spec.children:
-        created += _ensure_group(group, child)[1]
-    return group, created
+        created += _create_group(group, child, chosen, rng)
+    return created
+
+
+def _create_funnel(community: Community, members: list[Member], rng: random.Random) -> None:
+    """The article's questionnaire on the interest groups, applications waiting in the queue,
+    and a live code for the photography groups."""
+    from members.models import KnockoutAction, KnockoutOperator, QuestionKind
+    from members.services.questionnaire import question_create, rule_create
+
+    groups = {group.name: group for group in Group.objects.filter(community=community)}
+    for group in groups.values():
+        if group.kind != GroupKind.INTEREST:
+            continue
+        questions = questionnaire_add_article_questions(group=group)
+        willing = questions[3]
+        question_create(
+            group=group,
+            text="您有哪些社群管理经验？",
+            kind=QuestionKind.TEXT,
+            show_if_question=willing,
+            show_if_answers=["愿意", "看情况"],
+        )
+        rule_create(
+            question=willing,
+            operator=KnockoutOperator.ANY_OF,
+            value=["愿意"],
+            action=KnockoutAction.APPROVE,
+            reason="愿意担任管理员，直接通过",
+        )
+    applicants = [
+        ("陈思远", "产品经理研讨群", ["产品", "职业发展"], "50-150人", "看情况", "做过两年读书会群主"),
+        ("林嘉琪", "产品经理研讨群", ["产品"], "50人以内", "不愿意", ""),
+        ("周一诺", "程序员技术群", ["技术"], "150-500人", "不愿意", ""),
+        ("许梓涵", "运营增长实战群", ["运营", "产品"], "50-150人", "看情况", "负责过公司用户群"),
+        ("宋浩然", "设计美学交流群", ["设计", "摄影"], "50人以内", "不愿意", ""),
+        ("何雨桐", "程序员技术群", ["技术", "职业发展"], "50-150人", "不愿意", ""),
+        ("赵子轩", "产品经理研讨群", ["产品", "运营"], "50-150人", "愿意", "管理过 200 人的校友群"),
+    ]
+    for index, (name, group_name, topics, size, willing, experience) in enumerate(applicants):
+        group = groups[group_name]
+        questions = list(group.questions.order_by("position"))
+        answers = {
+            f"q_{questions[0].pk}": topics,
+            f"q_{questions[1].pk}": size,
+            f"q_{questions[2].pk}": "每天几十条",
+            f"q_{questions[3].pk}": willing,
+        }
+        if experience:
+            answers[f"q_{questions[4].pk}"] = experience
+        application = people.application_submit(
+            group=group,
+            display_name=name,
+            phone=f"139{rng.randrange(10**8):08d}",
+            city=rng.choice(_CITIES),
+            platform=Platform.WECHAT,
+            external_user_id=f"demo-applicant-{index}",
+            answers=answers,
+        )
+        # Spread the demo's applications over the last few days, so the queue shows its ages.
+        Application.objects.filter(pk=application.pk).update(
+            submitted_at=timezone.now() - timedelta(hours=6 + 17 * (len(applicants) - index))
+        )
+    design = groups["设计美学交流群"]
+    code = people.livecode_create(
+        community=community,
+        name="摄影小群活码",
+        parent=design,
+        attribute="摄影",
+        groups=[groups["互联网从业者交流群-摄影小群01"]],
+        max_groups=5,
+    )
+    for index in range(12):
+        people.livecode_scan(code=code)
+        if index % 3:
+            people.livecode_join(
+                code=code,
+                display_name=rng.choice(_SURNAMES) + rng.choice(_GIVEN),
+                platform=Platform.WECHAT,
+                external_user_id=f"demo-livecode-{index}",
+            )
 
 
 def _ensure_user(username: str, password: str, *, superuser: bool) -> tuple[Any, bool]:
@@ -176,38 +324,46 @@ def _ensure_user(username: str, password: str, *, superuser: bool) -> tuple[Any,
         return user, False
     if superuser:
         return User.objects.create_superuser(username=username, password=password, email=""), True
-    return User.objects.create_user(username=username, password=password), True
+    return User.objects.create_user(username=username, password=password, first_name="演示运营"), True
 
 
 @transaction.atomic
-def seed_demo(*, with_logins: bool) -> dict[str, int]:
+def seed_demo(*, with_logins: bool, reset: bool = False) -> dict[str, int]:
     """Create whatever part of the demo is missing. Returns what it created."""
     # Creating a community needs the exclusive forest lock; take it first rather than upgrading
     # from the shared one that adding groups takes.
     lock_all_trees()
-    report = {"communities": 0, "groups": 0, "users": 0}
-    communities = []
-    for spec in COMMUNITIES:
-        community = Community.objects.filter(slug=spec.slug).select_related("hub").first()
-        if community is None:
-            community = services.community_create(
-                name=spec.hub,
-                slug=spec.slug,
-                platform=Platform.WECOM,
-                capacity=spec.capacity,
-                description=spec.description,
-                rules_text=spec.rules,
-            )
-            services.group_record_member_count(group=community.hub, member_count=spec.members)
-            report["communities"] += 1
-        for group_spec in spec.groups:
-            report["groups"] += _ensure_group(community.hub, group_spec)[1]
-        communities.append(community)
-
+    if reset:
+        for community in Community.objects.filter(slug__in=[spec.slug for spec in COMMUNITIES]):
+            community.delete()
+    report = {"communities": 0, "groups": 0, "members": 0, "users": 0}
+    operator = None
     if with_logins:
         operator, created = _ensure_user(*DEMO_OPERATOR, superuser=False)
         report["users"] += created
-        for community in communities:
-            operator_add(community=community, user=operator)
         report["users"] += _ensure_user(*DEMO_SUPERUSER, superuser=True)[1]
+    for spec in COMMUNITIES:
+        if Community.objects.filter(slug=spec.slug).exists():
+            continue
+        rng = random.Random(f"canopy-demo-{spec.slug}")
+        community = services.community_create(
+            name=spec.hub,
+            slug=spec.slug,
+            platform=Platform.QQ if spec.slug == "exam-prep" else Platform.WECOM,
+            capacity=spec.members,
+            description=spec.description,
+            rules_text=spec.rules,
+        )
+        if operator is not None:
+            people.owner_add(community=community, user=operator)
+        members = _create_members(community, spec, rng)
+        hub_team = rng.sample(members, k=3)
+        for member in hub_team:
+            people.role_grant(member=member, group=community.hub, role=Role.CORE_ADMIN)
+        for group_spec in spec.groups:
+            report["groups"] += _create_group(community.hub, group_spec, members, rng)
+        if spec.slug == "internet-pros":
+            _create_funnel(community, members, rng)
+        report["communities"] += 1
+        report["members"] += Member.objects.filter(community=community).count()
     return report

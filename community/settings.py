@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "mptt",
     "core",
     "subgroups",
+    "outbox",
     "members",
     "content",
     "analytics",
@@ -107,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "subgroups.context_processors.communities",
+                "members.context_processors.funnel",
             ],
         },
     },
@@ -243,6 +245,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "120/min"),
         "user": env_str("API_THROTTLE_USER", "6000/min"),
+        # The public endpoints (apply, accept an invitation, resolve a live code), per address.
+        "public": env_str("API_THROTTLE_PUBLIC", "60/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -261,6 +265,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "GroupKindEnum": "subgroups.models.GroupKind.choices",
         "SubgroupKindEnum": "subgroups.models.SUBGROUP_KINDS",
+        "GroupStatusEnum": "subgroups.models.GroupStatus.choices",
+        "MembershipStatusEnum": "members.models.MembershipStatus.choices",
+        "ApplicationStatusEnum": "members.models.ApplicationStatus.choices",
+        "LifecycleStageEnum": "subgroups.models.LifecycleStage.choices",
+        "PlatformEnum": "subgroups.models.Platform.choices",
+        "RoleEnum": "members.models.Role.choices",
     },
 }
 
@@ -281,6 +291,16 @@ CANOPY_DEFAULT_TIME_ZONE = env_str("CANOPY_DEFAULT_TIME_ZONE", "Asia/Shanghai")
 if CANOPY_DEFAULT_TIME_ZONE not in zoneinfo.available_timezones():
     raise ImproperlyConfigured(f"CANOPY_DEFAULT_TIME_ZONE={CANOPY_DEFAULT_TIME_ZONE!r} is not a known time zone")
 # Who may see and do what. The members app provides the policy; the tree only asks it.
-CANOPY_ACCESS_POLICY = "members.access.OperatorAccessPolicy"
+CANOPY_ACCESS_POLICY = "members.permissions.RoleAccessPolicy"
+# Where people reach this Canopy: links sent through the bots (invitations) start with it.
+CANOPY_PUBLIC_URL = env_str("CANOPY_PUBLIC_URL", "http://127.0.0.1:8000")
+if urlparse(CANOPY_PUBLIC_URL).scheme not in ("http", "https") or not urlparse(CANOPY_PUBLIC_URL).netloc:
+    raise ImproperlyConfigured("CANOPY_PUBLIC_URL must look like https://canopy.example.org")
+# A new sub-group's transition window (过渡期), and how long an invitation stays valid.
+CANOPY_TRANSITION_DAYS = env_int("CANOPY_TRANSITION_DAYS", 14, minimum=0)
+CANOPY_INVITATION_DAYS = env_int("CANOPY_INVITATION_DAYS", 7, minimum=1)
+# Anti-spam on the public application form: submissions per IP per hour, per contact per day.
+CANOPY_APPLY_LIMIT_PER_IP = env_int("CANOPY_APPLY_LIMIT_PER_IP", 10, minimum=1)
+CANOPY_APPLY_LIMIT_PER_CONTACT = env_int("CANOPY_APPLY_LIMIT_PER_CONTACT", 3, minimum=1)
 # Repair a damaged tree automatically when the periodic check finds one.
 CANOPY_TREE_AUTOREPAIR = env_bool("CANOPY_TREE_AUTOREPAIR", default=True)

@@ -5,21 +5,39 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from community import views
+from members import api as members_api
 from subgroups import api as subgroups_api
 from subgroups import views as subgroups_views
 
 router = DefaultRouter()
 router.register("communities", subgroups_api.CommunityViewSet, basename="community")
 router.register("groups", subgroups_api.GroupViewSet, basename="group")
+router.register("members", members_api.MemberViewSet, basename="member")
+router.register("memberships", members_api.MembershipViewSet, basename="membership")
+router.register("applications", members_api.ApplicationViewSet, basename="application")
+router.register("live-codes", members_api.LiveCodeViewSet, basename="livecode")
+
+public_api = [
+    path("public/applications/", members_api.ApplicationSubmitView.as_view(), name="api-apply"),
+    path(
+        "public/groups/<slug:community>/<slug:group>/questions/",
+        members_api.QuestionnaireView.as_view(),
+        name="api-questionnaire",
+    ),
+    path("invitations/accept/", members_api.InvitationAcceptView.as_view(), name="api-invitation-accept"),
+    path("live-codes/<slug:slug>/resolve/", members_api.LiveCodeResolveView.as_view(), name="api-livecode-resolve"),
+]
 
 urlpatterns = [
     path("", subgroups_views.home, name="home"),
     path("", include("subgroups.urls")),
+    path("", include("members.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include(public_api)),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

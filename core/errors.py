@@ -13,10 +13,25 @@ class ApplicationError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.extra = dict(extra or {})
         if field:
             self.extra.setdefault("fields", {})[field] = [message]
+        if fields:
+            self.extra.setdefault("fields", {}).update(fields)
+
+
+class RateLimited(ApplicationError):
+    """Too many attempts from one address or for one contact: the API answers 429."""
+
+    status_code = 429

@@ -18,16 +18,27 @@ from subgroups.models import Community, Group
 
 
 class Capability:
-    """What a user may do on a group (and, by inheritance, on its whole subtree)."""
+    """What a user may do on a group (and, by inheritance, on its whole subtree). Which roles
+    grant which capabilities is the access policy's business (``members.permissions``)."""
 
     VIEW = "view"
+    REVIEW_APPLICATIONS = "review_applications"
+    MANAGE_MEMBERS = "manage_members"
     MANAGE_TREE = "manage_tree"
+    MANAGE_CONTENT = "manage_content"
+    SEE_PERSONAL_DATA = "see_personal_data"
+    RUN_RECALL = "run_recall"
+
+    ALL = (VIEW, REVIEW_APPLICATIONS, MANAGE_MEMBERS, MANAGE_TREE, MANAGE_CONTENT, SEE_PERSONAL_DATA, RUN_RECALL)
 
 
 class AccessPolicy(Protocol):
     def visible_communities(self, user) -> QuerySet[Community]: ...
 
     def visible_groups(self, user) -> QuerySet[Group]: ...
+
+    def groups_with(self, user, capability: str) -> QuerySet[Group]:
+        """Every group on which the user has the capability."""
 
     def has_capability(self, user, capability: str, group: Group) -> bool: ...
 

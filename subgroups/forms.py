@@ -31,8 +31,8 @@ class GroupChoiceField(forms.ModelChoiceField):
         return f"{'— ' * group.level}{group.name}"
 
 
-def _placement_queryset(community: Community):
-    return Group.objects.filter(community=community).exclude(status=GroupStatus.ARCHIVED).order_by("lft")
+def _placement_queryset(groups):
+    return groups.exclude(status=GroupStatus.ARCHIVED).order_by("tree_id", "lft")
 
 
 class CommunityCreateForm(forms.Form):
@@ -70,20 +70,20 @@ class GroupCreateForm(forms.Form):
         help_text=_("Empty: the platform's cap (WeChat: 500)."),
     )
 
-    def __init__(self, *args: Any, community: Community, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, places, **kwargs: Any) -> None:
+        """``places``: the groups the user may add sub-groups to."""
         super().__init__(*args, **kwargs)
-        self.fields["parent"].queryset = _placement_queryset(community)
+        self.fields["parent"].queryset = _placement_queryset(places)
 
 
 class MoveForm(forms.Form):
     parent = GroupChoiceField(label=_("Move under"), queryset=Group.objects.none())
 
-    def __init__(self, *args: Any, group: Group, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, group: Group, places, **kwargs: Any) -> None:
+        """``places``: the groups the user may move groups to."""
         super().__init__(*args, **kwargs)
         subtree = group.get_descendants(include_self=True).values("pk")
-        self.fields["parent"].queryset = (
-            _placement_queryset(group.community).exclude(pk__in=subtree).exclude(pk=group.parent_id)
-        )
+        self.fields["parent"].queryset = _placement_queryset(places).exclude(pk__in=subtree).exclude(pk=group.parent_id)
 
 
 class GroupEditForm(forms.Form):
@@ -95,6 +95,18 @@ class GroupEditForm(forms.Form):
     )
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
     rules = forms.CharField(label=_("Rules"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    welcome_template = forms.CharField(
+        label=_("Welcome message"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text=_("Use {name}, {group} and {rules}. Empty: the default welcome."),
+    )
+    join_link = forms.CharField(
+        label=_("Join link"),
+        max_length=500,
+        required=False,
+        help_text=_("The platform's invite link or group QR address. WeChat group QR codes expire after 7 days."),
+    )
     # Admission criteria, shown by kind.
     min_purchases = forms.IntegerField(label=_("Minimum purchases"), min_value=0, max_value=100_000, required=False)
     annual_member = forms.BooleanField(label=_("Annual members only"), required=False)
@@ -115,6 +127,8 @@ class GroupEditForm(forms.Form):
                 "external_id": group.external_id,
                 "description": group.description,
                 "rules": group.rules,
+                "welcome_template": group.welcome_template,
+                "join_link": group.join_link,
                 "min_purchases": criteria.get("min_purchases"),
                 "annual_member": criteria.get("annual_member", False),
                 "cities": "、".join(criteria.get("cities", [])),
@@ -145,6 +159,8 @@ class GroupEditForm(forms.Form):
             "external_id": data["external_id"],
             "description": data["description"],
             "rules_text": data["rules"],
+            "welcome_template": data["welcome_template"],
+            "join_link": data["join_link"],
         }
         criteria: dict[str, Any] = {}
         if data.get("min_purchases") is not None:

@@ -35,6 +35,19 @@ PLATFORM_DEFAULT_CAPACITY: dict[str, int] = {
 }
 MAX_CAPACITY = 1_000_000
 
+# A WeChat scan-to-join group QR stops working once the group has 200 members, and expires
+# after 7 days; live codes respect both by default.
+WECHAT_QR_MEMBER_LIMIT = 200
+WECHAT_QR_LIFETIME_DAYS = 7
+
+# The welcome message's three parts, from the source article: identity (身份认同), what the
+# group offers (社群服务) and its rules (社群规则).
+DEFAULT_WELCOME_TEMPLATE = (
+    "欢迎 {name} 加入「{group}」！从今天起你就是我们的一员了。\n"
+    "这里有干货分享、答疑和同伴交流，有问题随时 @群主 或引导员。\n"
+    "请先阅读群规：\n{rules}"
+)
+
 
 class GroupKind(models.TextChoices):
     HUB = "hub", _("Hub")
@@ -129,6 +142,24 @@ class Group(MPTTModel):
             "lifecycle (stage), interest (tags)."
         ),
     )
+    welcome_template = models.TextField(
+        _("welcome message"),
+        blank=True,
+        help_text=_("Sent to each newcomer. Use {name}, {group} and {rules}. Empty: the default welcome."),
+    )
+    join_link = models.CharField(
+        _("join link"),
+        max_length=500,
+        blank=True,
+        help_text=_("The platform's invite link or group QR address, shown to people routed here."),
+    )
+    join_link_updated_at = models.DateTimeField(_("join link updated"), null=True, blank=True)
+    transition_ends_at = models.DateTimeField(
+        _("transition window ends"),
+        null=True,
+        blank=True,
+        help_text=_("A new sub-group's first weeks (过渡期): hub announcements are mirrored and a guide helps."),
+    )
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -172,6 +203,16 @@ class Group(MPTTModel):
     @property
     def is_archived(self) -> bool:
         return self.status == GroupStatus.ARCHIVED
+
+    @property
+    def in_transition(self) -> bool:
+        from django.utils import timezone
+
+        return self.transition_ends_at is not None and self.transition_ends_at > timezone.now()
+
+    @property
+    def room(self) -> int:
+        return max(self.capacity - self.member_count, 0)
 
     @property
     def fill_ratio(self) -> float:

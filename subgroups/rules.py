@@ -294,3 +294,28 @@ def describe_admission_criteria(criteria: dict[str, Any]) -> list[str]:
     if criteria.get("tags"):
         phrases.append(" ".join(f"#{tag}" for tag in criteria["tags"]))
     return phrases
+
+
+# --- Welcome template -----------------------------------------------------------------------
+WELCOME_VARIABLES = ("name", "group", "rules")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def clean_welcome_template(template: str) -> str:
+    template = (template or "").strip()
+    if len(template) > 2000 or has_invalid_characters(template.replace("\n", "").replace("\r", "")):
+        raise ApplicationError(_("Keep the welcome message to 2000 printable characters."), field="welcome_template")
+    unknown = sorted({name for name in _PLACEHOLDER.findall(template) if name not in WELCOME_VARIABLES})
+    if unknown:
+        raise ApplicationError(
+            _("Unknown placeholder %(unknown)s: use {name}, {group} and {rules}.")
+            % {"unknown": ", ".join("{" + name + "}" for name in unknown)},
+            field="welcome_template",
+        )
+    return template
+
+
+def render_welcome(template: str, *, name: str, group: str, rules: str) -> str:
+    """Fill in {name}, {group} and {rules}; nothing else in the text is interpreted."""
+    values = {"name": name, "group": group, "rules": rules or ""}
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template).strip()

@@ -27,6 +27,10 @@ def groups_for_user(user, *, community: Community | None = None) -> QuerySet[Gro
     return groups
 
 
+def groups_user_can(user, capability: str, *, community: Community) -> QuerySet[Group]:
+    return policy().groups_with(user, capability).filter(community=community).order_by("tree_id", "lft")
+
+
 def community_for_user(user, *, slug: str) -> Community:
     """The community, or 404 for anyone who may not see it."""
     try:
@@ -58,8 +62,10 @@ def subtree(group: Group) -> list[Group]:
     return list(group.get_descendants(include_self=True).select_related("community"))
 
 
-def community_tree(community: Community) -> list[Group]:
-    return list(Group.objects.filter(community=community).order_by("tree_id", "lft"))
+def visible_tree(user, community: Community) -> QuerySet[Group]:
+    """The groups of the community the user may see, in tree order. A sub-group admin sees
+    their subtree(s) only; each shows as its own top."""
+    return groups_for_user(user, community=community).order_by("tree_id", "lft")
 
 
 def nest(nodes: list[Group]) -> list[dict[str, Any]]:
@@ -115,6 +121,21 @@ def mermaid(nodes: list[Group]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def join_link_stale(group: Group) -> bool:
+    """A WeChat group QR code expires after 7 days; flag join links older than that."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from subgroups.models import WECHAT_QR_LIFETIME_DAYS, Platform
+
+    return (
+        group.platform == Platform.WECHAT
+        and group.join_link_updated_at is not None
+        and timezone.now() - group.join_link_updated_at > timedelta(days=WECHAT_QR_LIFETIME_DAYS)
+    )
+
+
 def criteria_phrases(group: Group) -> list[str]:
     return describe_admission_criteria(group.admission_criteria or {})
 
@@ -137,9 +158,9 @@ class CommunityStats:
         return round(100 * self.members / self.capacity) if self.capacity else 0
 
 
-def community_stats(community: Community) -> CommunityStats:
-    """Counts over the sub-groups (the hub is reported on its own)."""
-    subgroups = Group.objects.filter(community=community).exclude(kind=GroupKind.HUB)
+def community_stats(groups: QuerySet[Group]) -> CommunityStats:
+    """Counts over the sub-groups among ``groups`` (the hub is reported on its own)."""
+    subgroups = groups.exclude(kind=GroupKind.HUB)
     live = ~Q(status=GroupStatus.ARCHIVED)
     totals = subgroups.aggregate(
         groups=Count("pk", filter=live),
@@ -164,12 +185,11 @@ def community_stats(community: Community) -> CommunityStats:
     )
 
 
-def groups_by_fill(community: Community, *, limit: int = 8) -> list[Group]:
+def groups_by_fill(groups: QuerySet[Group], *, limit: int = 8) -> list[Group]:
     """Open or full sub-groups, fullest first: the ones that need a new sibling soon."""
     fill = ExpressionWrapper(F("member_count") * 1.0 / F("capacity"), output_field=FloatField())
     return list(
-        Group.objects.filter(community=community)
-        .exclude(kind=GroupKind.HUB)
+        groups.exclude(kind=GroupKind.HUB)
         .exclude(status=GroupStatus.ARCHIVED)
         .annotate(fill=fill)
         .order_by("-fill", "name")[:limit]

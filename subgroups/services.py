@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -64,7 +65,8 @@ def _locked(group: Group) -> Group:
     """Take the tree lock for the group's community and return a fresh copy of the group."""
     lock_community_tree(group.community_id)
     try:
-        return Group.objects.select_related("community").get(pk=group.pk)
+        # The row lock also orders us against seat changes (member_count) on this group.
+        return Group.objects.select_for_update(of=("self",)).select_related("community").get(pk=group.pk)
     except Group.DoesNotExist:
         raise ApplicationError(_("“%(name)s” no longer exists.") % {"name": group.name}) from None
 
@@ -166,6 +168,7 @@ def group_create_child(
     description: str = "",
     rules_text: str = "",
     admission_criteria: dict[str, Any] | None = None,
+    welcome_template: str = "",
 ) -> Group:
     """Add a sub-group under ``parent``. Platform defaults to the parent's, capacity to the
     platform's cap."""
@@ -198,6 +201,8 @@ def group_create_child(
         description=rules.clean_text(description, "description"),
         rules=rules.clean_text(rules_text, "rules"),
         admission_criteria=rules.clean_admission_criteria(kind, admission_criteria),
+        welcome_template=rules.clean_welcome_template(welcome_template),
+        transition_ends_at=timezone.now() + timedelta(days=settings.CANOPY_TRANSITION_DAYS),
     )
     child.save()
     return child
@@ -219,6 +224,8 @@ def group_update(
     description: str = _UNSET,
     rules_text: str = _UNSET,
     admission_criteria: dict[str, Any] = _UNSET,
+    welcome_template: str = _UNSET,
+    join_link: str = _UNSET,
 ) -> Group:
     """Change a group's settings. Structure changes go through move, archive and restore."""
     group = _locked(group)
@@ -245,6 +252,12 @@ def group_update(
         group.rules = rules.clean_text(rules_text, "rules")
     if admission_criteria is not _UNSET:
         group.admission_criteria = rules.clean_admission_criteria(group.kind, admission_criteria)
+    if welcome_template is not _UNSET:
+        group.welcome_template = rules.clean_welcome_template(welcome_template)
+    if join_link is not _UNSET:
+        join_link = rules.clean_text(join_link, "join_link", max_length=500)
+        if join_link != group.join_link:
+            group.join_link, group.join_link_updated_at = join_link, timezone.now() if join_link else None
     group.save()
     return group
 
@@ -346,21 +359,35 @@ def trees_rebuild() -> None:
     Group.objects.rebuild()
 
 
-@transaction.atomic
-def group_record_member_count(*, group: Group, member_count: int) -> Group:
-    """Record how many members a group has, as its platform reports it, and mark it full or
-    open. Never more than its capacity: raise the capacity first."""
-    group = _locked(group)
-    if isinstance(member_count, bool) or not isinstance(member_count, int) or member_count < 0:
-        raise ApplicationError(_("The member count must be a whole number, 0 or more."), field="member_count")
-    if member_count > group.capacity:
-        raise ApplicationError(
-            _("%(count)d members would overfill “%(name)s” (capacity %(capacity)d).")
-            % {"count": member_count, "name": group.name, "capacity": group.capacity},
-            field="member_count",
-        )
-    group.member_count = member_count
-    if not group.is_archived:
-        group.status = _status_for(member_count=member_count, capacity=group.capacity)
-    group.save(update_fields=["member_count", "status", "updated_at"])
-    return group
+# --- Seats ----------------------------------------------------------------------------------
+# member_count is the number of active memberships. Membership services change it only through
+# these conditional UPDATEs, so however many joins race, a group never passes its capacity:
+# each UPDATE re-checks the row it locks, and exactly the ones that fit succeed.
+
+_STATUS_AFTER_LEAVE = Case(
+    When(status=GroupStatus.ARCHIVED, then=Value(GroupStatus.ARCHIVED)),
+    When(member_count__gt=F("capacity"), then=Value(GroupStatus.FULL)),
+    default=Value(GroupStatus.OPEN),
+)
+
+
+def group_take_seats(*, group_id: int, seats: int = 1, limit: int | None = None) -> bool:
+    """Count ``seats`` newcomers into an open group if they fit (within ``limit`` too, when
+    given). Returns whether they did. Call inside the transaction that records them."""
+    fits = Group.objects.filter(pk=group_id, member_count__lte=F("capacity") - seats).exclude(
+        status=GroupStatus.ARCHIVED
+    )
+    if limit is not None:
+        fits = fits.filter(member_count__lte=limit - seats)
+    full_after = Case(
+        When(member_count__gte=F("capacity") - seats, then=Value(GroupStatus.FULL)),
+        default=Value(GroupStatus.OPEN),
+    )
+    return fits.update(member_count=F("member_count") + seats, status=full_after) == 1
+
+
+def group_release_seat(*, group_id: int) -> None:
+    """A member left: one more seat is free."""
+    Group.objects.filter(pk=group_id, member_count__gt=0).update(
+        member_count=F("member_count") - 1, status=_STATUS_AFTER_LEAVE
+    )

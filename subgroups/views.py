@@ -111,8 +111,9 @@ def community_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 @community_page
 def overview(request: HttpRequest, community: Community) -> HttpResponse:
-    stats = selectors.community_stats(community)
-    fullest = selectors.groups_by_fill(community)
+    visible = selectors.groups_for_user(request.user, community=community)
+    stats = selectors.community_stats(visible)
+    fullest = selectors.groups_by_fill(visible)
     chart = {
         "labels": [group.name for group in fullest],
         "members": [group.member_count for group in fullest],
@@ -130,13 +131,18 @@ def overview(request: HttpRequest, community: Community) -> HttpResponse:
 
 
 def _tree_context(request: HttpRequest, community: Community, create_form: GroupCreateForm | None = None) -> dict:
-    nodes = selectors.community_tree(community)
+    places = _places(request, community)
     return {
         "community": community,
-        "nodes": nodes,
-        "create_form": create_form or GroupCreateForm(community=community, initial={"parent": community.hub_id}),
-        "can_manage": selectors.user_can_manage_tree(request.user, community),
+        "nodes": selectors.visible_tree(request.user, community),
+        "create_form": create_form or GroupCreateForm(places=places, initial={"parent": community.hub_id}),
+        "can_manage": places.exists(),
     }
+
+
+def _places(request: HttpRequest, community: Community):
+    """Groups the user may grow or rearrange."""
+    return selectors.groups_user_can(request.user, Capability.MANAGE_TREE, community=community)
 
 
 @require_GET
@@ -148,7 +154,7 @@ def tree(request: HttpRequest, community: Community) -> HttpResponse:
 @require_POST
 @community_page
 def group_create(request: HttpRequest, community: Community) -> HttpResponse:
-    form = GroupCreateForm(request.POST, community=community)
+    form = GroupCreateForm(request.POST, places=_places(request, community))
     if form.is_valid():
         parent = form.cleaned_data["parent"]
         _require_manage(request, parent)
@@ -191,10 +197,13 @@ def _group_page(request: HttpRequest, community: Community, group: Group, **form
         "ancestors": group.get_ancestors(),
         "children": group.get_children(),
         "criteria": selectors.criteria_phrases(group),
+        "join_link_stale": selectors.join_link_stale(group),
         "can_manage": can_manage,
         "edit_form": forms.get("edit_form") or GroupEditForm(group=group),
-        "move_form": forms.get("move_form") or (MoveForm(group=group) if not group.is_hub else None),
-        "child_form": forms.get("child_form") or GroupCreateForm(community=community, initial={"parent": group.pk}),
+        "move_form": forms.get("move_form")
+        or (MoveForm(group=group, places=_places(request, community)) if not group.is_hub else None),
+        "child_form": forms.get("child_form")
+        or GroupCreateForm(places=_places(request, community), initial={"parent": group.pk}),
     }
     status = 400 if forms else 200
     return render(request, "subgroups/group_detail.html", context, status=status)
@@ -231,7 +240,7 @@ def group_panel(request: HttpRequest, community: Community, pk: int) -> HttpResp
             "community": community,
             "group": group,
             "can_manage": selectors.user_can(request.user, Capability.MANAGE_TREE, group),
-            "move_form": MoveForm(group=group) if not group.is_hub else None,
+            "move_form": MoveForm(group=group, places=_places(request, community)) if not group.is_hub else None,
             "criteria": selectors.criteria_phrases(group),
         },
     )
@@ -257,7 +266,7 @@ def group_rename(request: HttpRequest, community: Community, pk: int) -> HttpRes
 def group_move(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
     group = selectors.group_for_user(request.user, community=community, pk=pk)
     _require_manage(request, group)
-    form = MoveForm(request.POST, group=group)
+    form = MoveForm(request.POST, group=group, places=_places(request, community))
     if form.is_valid():
         _require_manage(request, form.cleaned_data["parent"])
         try:
@@ -302,7 +311,8 @@ def group_restore(request: HttpRequest, community: Community, pk: int) -> HttpRe
 @community_page
 def mermaid_download(request: HttpRequest, community: Community) -> HttpResponse:
     response = HttpResponse(
-        selectors.mermaid(selectors.community_tree(community)), content_type="text/plain; charset=utf-8"
+        selectors.mermaid(list(selectors.visible_tree(request.user, community))),
+        content_type="text/plain; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{community.slug}.mmd"'
     return response

@@ -5,7 +5,8 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from members.services import operator_add
+from members import services as people
+from members.models import Member, Role
 from subgroups import services
 from subgroups.models import Community, Group, GroupKind, Platform
 
@@ -22,8 +23,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def operator_of(user, create, communities, **kwargs):
+        """Make the user an owner of these communities (the role on the hub)."""
         for community in communities or ():
-            operator_add(community=community, user=user)
+            people.owner_add(community=community, user=user)
 
 
 class CommunityFactory(factory.Factory):
@@ -51,3 +53,34 @@ class GroupFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class, **kwargs):
         return services.group_create_child(**kwargs)
+
+
+class MemberFactory(factory.Factory):
+    class Meta:
+        model = Member
+
+    community = None
+    display_name = factory.Sequence(lambda n: f"成员{n:03d}")
+    phone = factory.Sequence(lambda n: f"138{n:08d}")
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return people.member_create(**kwargs)
+
+
+def staff_user(username: str, *, group: Group, role: str = Role.ADMIN):
+    """A dashboard user holding ``role`` on ``group`` (and so on its subtree)."""
+    user = UserFactory(username=username)
+    member = people.member_create(community=group.community, display_name=username, user=user)
+    people.role_grant(member=member, group=group, role=role)
+    return user
+
+
+def add_members(group: Group, count: int) -> list[Member]:
+    """``count`` new members of the community, all put in ``group``."""
+    members = [
+        people.member_create(community=group.community, display_name=f"{group.name}成员{index:03d}")
+        for index in range(count)
+    ]
+    people.memberships_import(group=group, members=members)
+    return members

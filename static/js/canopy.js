@@ -76,3 +76,72 @@ document.addEventListener("htmx:afterSwap", function (event) {
     if (node) { node.classList.add("selected"); }
   }
 });
+
+/* Logic jumps on the application form: a question shows only after certain answers. */
+(function () {
+  "use strict";
+  function answersOf(form, name) {
+    var values = [];
+    form.querySelectorAll('[name="' + name + '"]').forEach(function (input) {
+      if ((input.type === "radio" || input.type === "checkbox") ? input.checked : input.value) { values.push(input.value); }
+    });
+    return values;
+  }
+  function refresh(form) {
+    form.querySelectorAll(".question[data-show-if]").forEach(function (question) {
+      var parent = form.querySelector('.question[data-question="' + question.dataset.showIf + '"]');
+      var wanted = JSON.parse(question.dataset.showValues || "[]");
+      var visible = parent && !parent.hidden && answersOf(form, question.dataset.showIf).some(function (value) {
+        return wanted.indexOf(value) !== -1;
+      });
+      question.hidden = !visible;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".apply-form").forEach(function (form) {
+      // Several passes settle chains of jumps (a question that depends on a dependent one).
+      var settle = function () { for (var i = 0; i < 5; i++) { refresh(form); } };
+      form.addEventListener("change", settle);
+      settle();
+    });
+  });
+})();
+
+/* The applications queue from the keyboard: j/k move, a approve, r reject, x select, o open. */
+(function () {
+  "use strict";
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-queue] tr[data-row]")); }
+  function current() { return document.querySelector("[data-queue] tr[data-row].selected"); }
+  function select(row) {
+    rows().forEach(function (other) { other.classList.remove("selected"); });
+    if (row) { row.classList.add("selected"); row.scrollIntoView({ block: "nearest" }); }
+  }
+  document.addEventListener("keydown", function (event) {
+    if (!document.querySelector("[data-queue]")) { return; }
+    var tag = (event.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "textarea" || tag === "select" || event.metaKey || event.ctrlKey || event.altKey) {
+      if (event.key === "Escape" && event.target.blur) { event.target.blur(); }
+      return;
+    }
+    var all = rows(), row = current(), index = all.indexOf(row);
+    if (event.key === "j") { select(all[Math.min(index + 1, all.length - 1)] || all[0]); }
+    else if (event.key === "k") { select(all[Math.max(index - 1, 0)] || all[0]); }
+    else if (!row) { return; }
+    else if (event.key === "a") { var approve = row.querySelector("[data-approve]"); if (approve) { approve.click(); } }
+    else if (event.key === "r") { var reason = row.querySelector("[data-reason]"); if (reason) { reason.focus(); } }
+    else if (event.key === "x") { var box = row.querySelector('input[type="checkbox"]'); if (box) { box.checked = !box.checked; } }
+    else if (event.key === "o" || event.key === "Enter") { var open = row.querySelector("[data-open]"); if (open) { open.click(); } }
+    else { return; }
+    event.preventDefault();
+  });
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest && event.target.closest("[data-queue] tr[data-row]");
+    if (row) { select(row); }
+    var all = event.target.closest && event.target.closest("[data-select-all]");
+    if (all) { rows().forEach(function (r) { var box = r.querySelector('input[type="checkbox"]'); if (box) { box.checked = all.checked; } }); }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    // A decided row keeps the selection, so j moves on to the next one.
+    if (event.target && event.target.matches && event.target.matches("tr[data-row]")) { select(event.target); }
+  });
+})();

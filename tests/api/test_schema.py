@@ -65,11 +65,9 @@ def _keep_the_test_connection():
 @pytest.fixture
 def token(db, _keep_the_test_connection) -> str:
     """An operator of a small community, so the fuzzer's calls reach real rows as well as 404s."""
-    from members.services import operator_add
-
     user = UserFactory(username="fuzzer")
     community = CommunityFactory(name="模糊测试社群", slug="fuzz")
-    operator_add(community=community, user=user)
+    UserFactory(username="fuzzer", operator_of=[community])
     parent = GroupFactory(parent=community.hub, name="兴趣小群")
     GroupFactory(parent=parent, name="摄影群")
     return Token.objects.create(user=user).key

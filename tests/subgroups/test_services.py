@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 from core.errors import ApplicationError
 from subgroups import selectors, services
 from subgroups.models import Community, Group, GroupKind, GroupStatus, Platform
-from tests.factories import CommunityFactory, GroupFactory
+from tests.factories import CommunityFactory, GroupFactory, add_members
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +166,7 @@ class TestRenameAndUpdate:
 
     def test_capacity_cannot_drop_below_the_members(self, community):
         design = Group.objects.get(name="设计美学交流群")
-        services.group_record_member_count(group=design, member_count=120)
+        add_members(design, 120)
         with pytest.raises(ApplicationError) as refused:
             services.group_update(group=design, capacity=100)
         assert refused.value.field == "capacity"
@@ -174,15 +174,18 @@ class TestRenameAndUpdate:
     def test_a_group_at_capacity_is_full_and_opens_again_with_more_room(self, community):
         design = Group.objects.get(name="设计美学交流群")
         design = services.group_update(group=design, capacity=120)
-        design = services.group_record_member_count(group=design, member_count=120)
-        assert design.status == GroupStatus.FULL
+        add_members(design, 120)
+        design.refresh_from_db()
+        assert (design.member_count, design.status) == (120, GroupStatus.FULL)
         design = services.group_update(group=design, capacity=200)
         assert design.status == GroupStatus.OPEN
 
-    def test_a_member_count_over_capacity_is_refused(self, community):
+    def test_newcomers_who_do_not_fit_are_refused_all_together(self, community):
         design = Group.objects.get(name="设计美学交流群")
-        with pytest.raises(ApplicationError):
-            services.group_record_member_count(group=design, member_count=501)
+        with pytest.raises(ApplicationError), transaction.atomic():
+            add_members(design, 501)
+        design.refresh_from_db()
+        assert design.member_count == 0
 
     def test_the_database_itself_refuses_overfilling_and_zero_capacity(self, community):
         design = Group.objects.get(name="设计美学交流群")
@@ -274,7 +277,7 @@ class TestArchive:
         design = Group.objects.get(name="设计美学交流群")
         photo = Group.objects.get(name="摄影群")
         services.group_update(group=photo, capacity=10)
-        services.group_record_member_count(group=photo, member_count=10)
+        add_members(photo, 10)
         services.group_archive(group=design)
         assert services.group_restore(group=design) == 2
         assert Group.objects.get(pk=design.pk).status == GroupStatus.OPEN

@@ -5,7 +5,10 @@ from community.demo import DEMO_OPERATOR, DEMO_SUPERUSER, seed_demo
 
 
 class Command(BaseCommand):
-    help = "Load the four demo communities of the source article (idempotent: a second run changes nothing)."
+    help = (
+        "Load the four demo communities of the source article, with members, a team, a questionnaire, "
+        "applications to review and a live code (idempotent: a second run changes nothing)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -13,13 +16,14 @@ class Command(BaseCommand):
             action="store_true",
             help="Also create the demo logins (always on when DEBUG is on; never do this on a public server).",
         )
+        parser.add_argument("--reset", action="store_true", help="Delete the demo communities first and rebuild them.")
 
-    def handle(self, *args, with_logins=False, **options):
+    def handle(self, *args, with_logins=False, reset=False, **options):
         with_logins = with_logins or settings.DEBUG
-        report = seed_demo(with_logins=with_logins)
+        report = seed_demo(with_logins=with_logins, reset=reset)
         self.stdout.write(
             self.style.SUCCESS(
-                "Demo ready: created {communities} communities, {groups} groups, {users} users "
+                "Demo ready: created {communities} communities, {groups} groups, {members} members, {users} users "
                 "(0 means it was already there).".format(**report)
             )
         )

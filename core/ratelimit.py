@@ -1,0 +1,20 @@
+"""Fixed-window counters in the cache (Redis in production), for anti-spam limits."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+
+
+def allow(name: str, key: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one hit for ``key``; False once it has had ``limit`` hits in the current window."""
+    window = int(time.time() // window_seconds)
+    cache_key = f"ratelimit:{name}:{key}:{window}"
+    cache.add(cache_key, 0, timeout=window_seconds + 5)
+    try:
+        hits = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 1, timeout=window_seconds + 5)
+        hits = 1
+    return hits <= limit

@@ -1,0 +1,42 @@
+"""People, their places in the tree, and the way in: applications, invitations, live codes."""
+
+from members.models.funnel import (
+    Application,
+    ApplicationStatus,
+    Invitation,
+    KnockoutAction,
+    KnockoutOperator,
+    KnockoutRule,
+    Question,
+    QuestionKind,
+)
+from members.models.livecodes import LiveCode, LiveCodeGroup
+from members.models.people import (
+    AdminAssessment,
+    Member,
+    Membership,
+    MembershipSource,
+    MembershipStatus,
+    PlatformHandle,
+    Role,
+)
+
+__all__ = [
+    "AdminAssessment",
+    "Application",
+    "ApplicationStatus",
+    "Invitation",
+    "KnockoutAction",
+    "KnockoutOperator",
+    "KnockoutRule",
+    "LiveCode",
+    "LiveCodeGroup",
+    "Member",
+    "Membership",
+    "MembershipSource",
+    "MembershipStatus",
+    "PlatformHandle",
+    "Question",
+    "QuestionKind",
+    "Role",
+]

@@ -1,0 +1,164 @@
+"""Who may do what: the one permission module that pages, the API and the admin all use.
+
+A user acts through their ``Member`` in a community. A role held on a group (an active
+membership) grants its capabilities on that group and on its whole subtree, nothing else.
+Superusers may do everything. The tree asks through ``subgroups.access``; this module answers.
+
+| capability            | owner | core admin | admin | guide | member |
+|-----------------------|:-----:|:----------:|:-----:|:-----:|:------:|
+| view                  |   ✓   |     ✓      |   ✓   |   ✓   |        |
+| review applications   |   ✓   |     ✓      |   ✓   |   ✓   |        |
+| manage members        |   ✓   |     ✓      |   ✓   |       |        |
+| manage tree           |   ✓   |     ✓      |       |       |        |
+| manage content        |   ✓   |     ✓      |   ✓   |       |        |
+| run recall            |   ✓   |     ✓      |       |       |        |
+| see personal data     |   ✓   |            |       |       |        |
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q, QuerySet
+
+from members.models import Member, Membership, MembershipStatus, Role
+from subgroups.access import Capability
+from subgroups.models import Community, Group
+
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    Role.OWNER: frozenset(Capability.ALL),
+    Role.CORE_ADMIN: frozenset(
+        {
+            Capability.VIEW,
+            Capability.REVIEW_APPLICATIONS,
+            Capability.MANAGE_MEMBERS,
+            Capability.MANAGE_TREE,
+            Capability.MANAGE_CONTENT,
+            Capability.RUN_RECALL,
+        }
+    ),
+    Role.ADMIN: frozenset(
+        {Capability.VIEW, Capability.REVIEW_APPLICATIONS, Capability.MANAGE_MEMBERS, Capability.MANAGE_CONTENT}
+    ),
+    Role.GUIDE: frozenset({Capability.VIEW, Capability.REVIEW_APPLICATIONS}),
+    Role.MEMBER: frozenset(),
+}
+
+
+def roles_with(capability: str) -> list[str]:
+    return [role for role, capabilities in ROLE_CAPABILITIES.items() if capability in capabilities]
+
+
+def _active(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def _grants(user, capability: str) -> QuerySet[Membership]:
+    """The user's active memberships whose role grants ``capability``."""
+    return Membership.objects.filter(member__user=user, status=MembershipStatus.ACTIVE, role__in=roles_with(capability))
+
+
+def _subtrees(grants) -> Q:
+    """The groups inside any of the granting groups (each a whole subtree)."""
+    return reduce(
+        or_,
+        (
+            Q(community_id=group.community_id, tree_id=group.tree_id, lft__gte=group.lft, rght__lte=group.rght)
+            for group in grants
+        ),
+        Q(pk__in=[]),
+    )
+
+
+def groups_where(user, capability: str) -> QuerySet[Group]:
+    """Every group on which the user has ``capability``."""
+    if not _active(user):
+        return Group.objects.none()
+    if user.is_superuser:
+        return Group.objects.all()
+    granting = Group.objects.filter(pk__in=_grants(user, capability).values("group_id")).only(
+        "community_id", "tree_id", "lft", "rght"
+    )
+    return Group.objects.filter(_subtrees(granting))
+
+
+def can(user, capability: str, group: Group) -> bool:
+    if not _active(user):
+        return False
+    if user.is_superuser:
+        return True
+    return (
+        _grants(user, capability)
+        .filter(
+            group__community_id=group.community_id,
+            group__tree_id=group.tree_id,
+            group__lft__lte=group.lft,
+            group__rght__gte=group.rght,
+        )
+        .exists()
+    )
+
+
+def grantable_roles(user, group: Group) -> list[str]:
+    """Roles the user may give on this group: members, guides and admins with the manage-members
+    capability; core admins and owners only as an owner (or superuser)."""
+    if not can(user, Capability.MANAGE_MEMBERS, group):
+        return []
+    roles = [Role.MEMBER, Role.GUIDE, Role.ADMIN]
+    if user.is_superuser or _owner_of(user, group):
+        roles += [Role.CORE_ADMIN, Role.OWNER]
+    return roles
+
+
+def _owner_of(user, group: Group) -> bool:
+    return Membership.objects.filter(
+        member__user=user,
+        status=MembershipStatus.ACTIVE,
+        role=Role.OWNER,
+        group__community_id=group.community_id,
+        group__tree_id=group.tree_id,
+        group__lft__lte=group.lft,
+        group__rght__gte=group.rght,
+    ).exists()
+
+
+def can_see_personal_data(user, community: Community) -> bool:
+    """Phone numbers and e-mail addresses are the community owners' to see (and superusers')."""
+    return community.hub_id is not None and can(user, Capability.SEE_PERSONAL_DATA, community.hub)
+
+
+def member_for(user, community: Community) -> Member | None:
+    if not _active(user):
+        return None
+    return Member.objects.filter(community=community, user=user).first()
+
+
+class RoleAccessPolicy:
+    """The access policy the tree asks (``settings.CANOPY_ACCESS_POLICY``)."""
+
+    def visible_communities(self, user) -> QuerySet[Community]:
+        if not _active(user):
+            return Community.objects.none()
+        if user.is_superuser:
+            return Community.objects.all()
+        return Community.objects.filter(pk__in=_grants(user, Capability.VIEW).values("group__community_id"))
+
+    def visible_groups(self, user) -> QuerySet[Group]:
+        return groups_where(user, Capability.VIEW)
+
+    def groups_with(self, user, capability: str) -> QuerySet[Group]:
+        return groups_where(user, capability)
+
+    def has_capability(self, user, capability: str, group: Group) -> bool:
+        return can(user, capability, group)
+
+    def can_create_community(self, user) -> bool:
+        return _active(user)
+
+    def community_created(self, user, community: Community) -> None:
+        """The creator owns the new community (群主 of its hub)."""
+        if _active(user):
+            from members.services import owner_add
+
+            owner_add(community=community, user=user)

@@ -1,0 +1,303 @@
+"""Reads about people, scoped to what the user may see."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import (
+    Application,
+    ApplicationStatus,
+    Invitation,
+    LiveCode,
+    LiveCodeGroup,
+    Member,
+    Membership,
+    MembershipStatus,
+    Role,
+)
+from members.permissions import can, can_see_personal_data, groups_where
+from subgroups.access import Capability
+from subgroups.models import Community, Group
+
+# --- Members --------------------------------------------------------------------------------
+
+
+def members_visible_to(user) -> QuerySet[Member]:
+    """Across communities: every member of a community whose hub the user may view, and in
+    other communities the members who are or were in a group the user may view."""
+    visible = groups_where(user, Capability.VIEW)
+    whole = Community.objects.filter(hub__in=visible).values("pk")
+    return Member.objects.filter(
+        Q(community__in=whole) | Exists(Membership.objects.filter(member=OuterRef("pk"), group__in=visible))
+    )
+
+
+def personal_data_communities(user) -> set[int]:
+    """Communities whose members' phones and e-mails the user may see (their owners')."""
+    return set(
+        Community.objects.filter(hub__in=groups_where(user, Capability.SEE_PERSONAL_DATA)).values_list("pk", flat=True)
+    )
+
+
+def members_for_user(
+    user,
+    *,
+    community: Community,
+    search: str = "",
+    group: Group | None = None,
+    role: str = "",
+    tag: str = "",
+    city: str = "",
+) -> QuerySet[Member]:
+    """Members the user may see: all of the community's for those who may view the hub;
+    otherwise those who are or were in a group the user may view."""
+    members = Member.objects.filter(community=community)
+    if not (community.hub_id and can(user, Capability.VIEW, community.hub)):
+        visible = groups_where(user, Capability.VIEW).filter(community=community)
+        members = members.filter(Exists(Membership.objects.filter(member=OuterRef("pk"), group__in=visible)))
+    if search:
+        members = members.filter(
+            Q(display_name__icontains=search)
+            | Q(handles__external_id=search)
+            | Q(email__iexact=search)
+            | Q(phone__endswith=search.strip().lstrip("+"))
+        )
+    active = Membership.objects.filter(member=OuterRef("pk"), status=MembershipStatus.ACTIVE)
+    if group is not None:
+        active = active.filter(group=group)
+    if role:
+        active = active.filter(role=role)
+    if group is not None or role:
+        members = members.filter(Exists(active))
+    if tag:
+        # JSON containment on PostgreSQL; SQLite has none, but stores the list as readable text.
+        members = (
+            members.filter(tags__contains=[tag])
+            if _json_contains_supported()
+            else members.filter(tags__icontains=json.dumps(tag, ensure_ascii=False))
+        )
+    if city:
+        members = members.filter(city=city)
+    return members.distinct().order_by("display_name", "pk")
+
+
+def _json_contains_supported() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def member_for_user(user, *, community: Community, pk: int) -> Member:
+    try:
+        return members_for_user(user, community=community).get(pk=pk)
+    except (Member.DoesNotExist, ValueError):
+        raise Http404 from None
+
+
+def memberships_of(member: Member) -> QuerySet[Membership]:
+    return member.memberships.select_related("group", "invited_by", "live_code").order_by("-status", "-joined_at")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: datetime
+    text: str
+
+
+def member_history(member: Member) -> list[HistoryEntry]:
+    """What happened to this person, newest first, from the records themselves."""
+    entries: list[HistoryEntry] = []
+    for application in member.applications.select_related("group", "decided_by"):
+        entries.append(
+            HistoryEntry(application.submitted_at, _("Applied to %(group)s") % {"group": application.group.name})
+        )
+        if application.decided_at:
+            who = application.decided_by.get_username() if application.decided_by else _("a rule")
+            entries.append(
+                HistoryEntry(
+                    application.decided_at,
+                    _("Application %(status)s by %(who)s: %(reason)s")
+                    % {
+                        "status": application.get_status_display().lower(),
+                        "who": who,
+                        "reason": application.decision_reason or "—",
+                    },
+                )
+            )
+    for membership in member.memberships.select_related("group"):
+        entries.append(
+            HistoryEntry(
+                membership.joined_at,
+                _("Joined %(group)s as %(role)s (%(source)s)")
+                % {
+                    "group": membership.group.name,
+                    "role": membership.get_role_display().lower(),
+                    "source": membership.get_source_display().lower(),
+                },
+            )
+        )
+        if membership.left_at:
+            entries.append(
+                HistoryEntry(
+                    membership.left_at,
+                    _("%(status)s %(group)s")
+                    % {"status": membership.get_status_display(), "group": membership.group.name},
+                )
+            )
+    return sorted(entries, key=lambda entry: entry.when, reverse=True)
+
+
+def sees_personal_data(user, community: Community) -> bool:
+    return can_see_personal_data(user, community)
+
+
+# --- Roles ----------------------------------------------------------------------------------
+
+
+def role_holders(user, *, community: Community) -> QuerySet[Membership]:
+    visible = groups_where(user, Capability.VIEW).filter(community=community)
+    return (
+        Membership.objects.filter(group__in=visible, status=MembershipStatus.ACTIVE)
+        .exclude(role=Role.MEMBER)
+        .select_related("member", "group")
+        .order_by("group__tree_id", "group__lft", "role", "member__display_name")
+    )
+
+
+def team_shape(community: Community) -> dict[str, int]:
+    """Counts for the healthy shape: 1 lead + 3 core admins + ~10% user admins."""
+    counts = dict(
+        Membership.objects.filter(group__community=community, status=MembershipStatus.ACTIVE)
+        .exclude(role=Role.MEMBER)
+        .order_by()
+        .values("role")
+        .annotate(n=Count("member", distinct=True))
+        .values_list("role", "n")
+    )
+    counts["members"] = (
+        Member.objects.filter(community=community, memberships__status=MembershipStatus.ACTIVE).distinct().count()
+    )
+    return counts
+
+
+# --- Applications ---------------------------------------------------------------------------
+
+AGE_FILTERS = {
+    "1d": (None, timedelta(days=1)),
+    "3d": (timedelta(days=1), timedelta(days=3)),
+    "older": (timedelta(days=3), None),
+}
+
+
+def reviewable_groups(user, *, community: Community) -> QuerySet[Group]:
+    return groups_where(user, Capability.REVIEW_APPLICATIONS).filter(community=community).order_by("tree_id", "lft")
+
+
+def application_queue(
+    user,
+    *,
+    community: Community,
+    group: Group | None = None,
+    status: str = ApplicationStatus.PENDING,
+    age: str = "",
+) -> QuerySet[Application]:
+    """Applications to the groups the user may review, oldest first."""
+    applications = Application.objects.filter(group__in=reviewable_groups(user, community=community))
+    if group is not None:
+        applications = applications.filter(group=group)
+    if status:
+        applications = applications.filter(status=status)
+    if age in AGE_FILTERS:
+        now = timezone.now()
+        younger_than, older_than = AGE_FILTERS[age][1], AGE_FILTERS[age][0]
+        if younger_than:
+            applications = applications.filter(submitted_at__gt=now - younger_than)
+        if older_than:
+            applications = applications.filter(submitted_at__lte=now - older_than)
+    return applications.select_related("group", "decided_by", "member").order_by("submitted_at", "pk")
+
+
+def application_for_user(user, *, community: Community, pk: int) -> Application:
+    try:
+        return application_queue(user, community=community, status="").get(pk=pk)
+    except (Application.DoesNotExist, ValueError):
+        raise Http404 from None
+
+
+def applicant_history(application: Application) -> QuerySet[Application]:
+    """The same person's other applications in this community."""
+    same = Q(contact_key=application.contact_key)
+    if application.member_id:
+        same |= Q(member_id=application.member_id)
+    return (
+        Application.objects.filter(community_id=application.community_id)
+        .filter(same)
+        .exclude(pk=application.pk)
+        .select_related("group")
+        .order_by("-submitted_at")
+    )
+
+
+def pending_count(user, *, community: Community) -> int:
+    return application_queue(user, community=community).count()
+
+
+# --- Invitations and live codes -------------------------------------------------------------
+
+
+def invitation_by_token(token: str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_related("group", "group__community", "application").filter(token=token).first()
+    )
+    if invitation is None:
+        raise Http404
+    return invitation
+
+
+def livecodes_for_user(user, *, community: Community) -> QuerySet[LiveCode]:
+    visible = groups_where(user, Capability.VIEW).filter(community=community)
+    return LiveCode.objects.filter(community=community, parent__in=visible).select_related("parent").order_by("name")
+
+
+def livecode_for_user(user, *, community: Community, pk: int) -> LiveCode:
+    try:
+        return livecodes_for_user(user, community=community).get(pk=pk)
+    except (LiveCode.DoesNotExist, ValueError):
+        raise Http404 from None
+
+
+@dataclass(frozen=True)
+class PoolRow:
+    group: Group
+    joins: int
+    limit: int | None
+    routing: bool
+
+
+def livecode_pool(code: LiveCode) -> list[PoolRow]:
+    from members.services.livecodes import seat_limit
+
+    entries = LiveCodeGroup.objects.filter(code=code).select_related("group").order_by("position", "pk")
+    joins = dict(
+        Membership.objects.filter(live_code=code)
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("pk"))
+        .values_list("group_id", "n")
+    )
+    rows = []
+    routing_found = False
+    for entry in entries:
+        group = entry.group
+        limit = seat_limit(code, group)
+        has_room = not group.is_archived and group.member_count < min(group.capacity, limit or group.capacity)
+        rows.append(PoolRow(group, joins.get(group.pk, 0), limit, has_room and not routing_found))
+        routing_found = routing_found or has_room
+    return rows

@@ -1,0 +1,322 @@
+"""Members, their platform accounts, memberships and roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import ApplicationError
+from members import rules
+from members.models import (
+    Member,
+    Membership,
+    MembershipSource,
+    MembershipStatus,
+    PlatformHandle,
+    Role,
+)
+from subgroups import services as tree
+from subgroups.models import Community, Group
+
+_UNSET: Any = object()
+
+
+class GroupFull(ApplicationError):
+    """The group has no seat left (or none under the routing limit)."""
+
+
+def member_find(
+    *, community: Community, phone: str = "", email: str = "", platform: str = "", external_id: str = ""
+) -> Member | None:
+    """The community's member with this platform account, else this phone, else this e-mail."""
+    if platform and external_id:
+        handle = (
+            PlatformHandle.objects.filter(community=community, platform=platform, external_id=external_id)
+            .select_related("member")
+            .first()
+        )
+        if handle:
+            return handle.member
+    key = rules.contact_key(phone=phone)
+    if key:
+        tail = key.partition(":")[2]
+        for member in Member.objects.filter(community=community, phone__endswith=tail):
+            if rules.contact_key(phone=member.phone) == key:
+                return member
+    if email:
+        return Member.objects.filter(community=community, email__iexact=email.strip()).first()
+    return None
+
+
+@transaction.atomic
+def member_create(
+    *,
+    community: Community,
+    display_name: str,
+    phone: str = "",
+    email: str = "",
+    city: str = "",
+    purchase_count: int = 0,
+    annual_member: bool = False,
+    lifecycle_stage: str = "",
+    tags: Iterable[str] = (),
+    notes: str = "",
+    user=None,
+    handles: Iterable[tuple[str, str]] = (),
+) -> Member:
+    member = Member.objects.create(
+        community=community,
+        display_name=rules.clean_name(display_name),
+        phone=rules.clean_phone(phone),
+        email=rules.clean_email(email),
+        city=rules.clean_city(city),
+        purchase_count=rules.clean_purchases(purchase_count),
+        annual_member=bool(annual_member),
+        lifecycle_stage=rules.clean_stage(lifecycle_stage),
+        tags=rules.clean_tags(list(tags)),
+        notes=rules.clean_long_text(notes, "notes"),
+        user=user,
+    )
+    for platform, external_id in handles:
+        handle_add(member=member, platform=platform, external_id=external_id)
+    return member
+
+
+@transaction.atomic
+def member_update(
+    *,
+    member: Member,
+    display_name: str = _UNSET,
+    phone: str = _UNSET,
+    email: str = _UNSET,
+    city: str = _UNSET,
+    purchase_count: int = _UNSET,
+    annual_member: bool = _UNSET,
+    lifecycle_stage: str = _UNSET,
+    tags: Iterable[str] = _UNSET,
+    notes: str = _UNSET,
+) -> Member:
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    cleaners = {
+        "display_name": rules.clean_name,
+        "phone": rules.clean_phone,
+        "email": rules.clean_email,
+        "city": rules.clean_city,
+        "purchase_count": rules.clean_purchases,
+        "annual_member": bool,
+        "lifecycle_stage": rules.clean_stage,
+        "tags": lambda value: rules.clean_tags(list(value) if not isinstance(value, str) else value),
+        "notes": lambda value: rules.clean_long_text(value, "notes"),
+    }
+    values = {
+        "display_name": display_name,
+        "phone": phone,
+        "email": email,
+        "city": city,
+        "purchase_count": purchase_count,
+        "annual_member": annual_member,
+        "lifecycle_stage": lifecycle_stage,
+        "tags": tags,
+        "notes": notes,
+    }
+    for field, value in values.items():
+        if value is not _UNSET:
+            setattr(member, field, cleaners[field](value))
+    member.save()
+    return member
+
+
+@transaction.atomic
+def handle_add(*, member: Member, platform: str, external_id: str) -> PlatformHandle:
+    platform, external_id = rules.clean_handle(platform, external_id)
+    if not platform:
+        raise ApplicationError(_("Choose the platform of this account."), field="platform")
+    existing = PlatformHandle.objects.filter(
+        community_id=member.community_id, platform=platform, external_id=external_id
+    ).first()
+    if existing is not None:
+        if existing.member_id == member.pk:
+            return existing
+        raise ApplicationError(
+            _("This account already belongs to another member of the community."), field="external_user_id"
+        )
+    try:
+        with transaction.atomic():
+            return PlatformHandle.objects.create(
+                community_id=member.community_id, member=member, platform=platform, external_id=external_id
+            )
+    except IntegrityError:
+        raise ApplicationError(
+            _("This account already belongs to another member of the community."), field="external_user_id"
+        ) from None
+
+
+@transaction.atomic
+def membership_add(
+    *,
+    member: Member,
+    group: Group,
+    source: str,
+    role: str = Role.MEMBER,
+    invited_by: Member | None = None,
+    live_code=None,
+    seat_limit: int | None = None,
+    role_until: datetime | None = None,
+) -> Membership:
+    """Put a member in a group, if it has a seat. A member already active there keeps the
+    membership they have (it is returned unchanged)."""
+    if member.community_id != group.community_id:
+        raise ApplicationError(_("The member and the group belong to different communities."), field="group")
+    if role not in Role.values or source not in MembershipSource.values:
+        raise ApplicationError(_("Unknown role or source."), field="role")
+    existing = Membership.objects.filter(member=member, group=group, status=MembershipStatus.ACTIVE).first()
+    if existing is not None:
+        return existing
+    if not tree.group_take_seats(group_id=group.pk, limit=seat_limit):
+        group.refresh_from_db(fields=["member_count", "capacity", "status"])
+        if group.is_archived:
+            raise ApplicationError(_("“%(group)s” is archived.") % {"group": group.name}, field="group")
+        raise GroupFull(
+            _("“%(group)s” is full (%(count)d of %(capacity)d).")
+            % {"group": group.name, "count": group.member_count, "capacity": group.capacity},
+            field="group",
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                member=member,
+                group=group,
+                role=role,
+                source=source,
+                invited_by=invited_by,
+                live_code=live_code,
+                joined_at=now,
+                role_since=now if role != Role.MEMBER else None,
+                role_until=role_until,
+            )
+    except IntegrityError:
+        # Someone else added them a moment ago: give the seat back and use theirs.
+        tree.group_release_seat(group_id=group.pk)
+        return Membership.objects.get(member=member, group=group, status=MembershipStatus.ACTIVE)
+    if member.joined_at is None:
+        Member.objects.filter(pk=member.pk, joined_at__isnull=True).update(joined_at=now)
+        member.joined_at = now
+    return membership
+
+
+@transaction.atomic
+def memberships_import(*, group: Group, members: Iterable[Member], source: str = MembershipSource.IMPORT) -> int:
+    """Put many members in a group at once (imports, the demo): all fit or none are added.
+    Members already in the group are skipped. Returns how many joined."""
+    members = [member for member in members if member.community_id == group.community_id]
+    already = set(
+        Membership.objects.filter(group=group, status=MembershipStatus.ACTIVE, member__in=members).values_list(
+            "member_id", flat=True
+        )
+    )
+    newcomers = list({member.pk: member for member in members if member.pk not in already}.values())
+    if not newcomers:
+        return 0
+    if not tree.group_take_seats(group_id=group.pk, seats=len(newcomers)):
+        group.refresh_from_db(fields=["member_count", "capacity"])
+        raise GroupFull(
+            _("%(count)d newcomers do not fit in “%(group)s” (%(room)d seats left).")
+            % {"count": len(newcomers), "group": group.name, "room": group.room},
+            field="group",
+        )
+    now = timezone.now()
+    Membership.objects.bulk_create(
+        Membership(member=member, group=group, source=source, joined_at=now) for member in newcomers
+    )
+    Member.objects.filter(pk__in=[member.pk for member in newcomers], joined_at__isnull=True).update(joined_at=now)
+    return len(newcomers)
+
+
+def _ensure_an_owner_remains(membership: Membership) -> None:
+    if membership.role != Role.OWNER or not membership.group.is_hub:
+        return
+    others = Membership.objects.filter(group=membership.group, role=Role.OWNER, status=MembershipStatus.ACTIVE).exclude(
+        pk=membership.pk
+    )
+    if not others.exists():
+        raise ApplicationError(_("A community keeps at least one owner: make someone else owner first."))
+
+
+@transaction.atomic
+def membership_end(*, membership: Membership, removed: bool = False) -> Membership:
+    """The member left the group (or an admin removed them). Their seat is freed."""
+    membership = Membership.objects.select_for_update().select_related("group").get(pk=membership.pk)
+    if not membership.is_active:
+        return membership
+    _ensure_an_owner_remains(membership)
+    membership.status = MembershipStatus.REMOVED if removed else MembershipStatus.LEFT
+    membership.left_at = timezone.now()
+    membership.save(update_fields=["status", "left_at", "updated_at"])
+    tree.group_release_seat(group_id=membership.group_id)
+    return membership
+
+
+@transaction.atomic
+def role_grant(
+    *,
+    member: Member,
+    group: Group,
+    role: str,
+    role_until: datetime | None = None,
+    source: str = MembershipSource.MANUAL,
+) -> Membership:
+    """Give a member a role on a group (joining them to it if needed). The role covers the
+    group's whole subtree."""
+    if role not in Role.values:
+        raise ApplicationError(_("Unknown role."), field="role")
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("group")
+        .filter(member=member, group=group, status=MembershipStatus.ACTIVE)
+        .first()
+    )
+    if membership is None:
+        return membership_add(member=member, group=group, source=source, role=role, role_until=role_until)
+    if membership.role != role:
+        if role != Role.OWNER:
+            _ensure_an_owner_remains(membership)
+        membership.role = role
+        membership.role_since = timezone.now() if role != Role.MEMBER else None
+    membership.role_until = role_until
+    membership.save(update_fields=["role", "role_since", "role_until", "updated_at"])
+    return membership
+
+
+def role_revoke(*, membership: Membership) -> Membership:
+    """Back to plain member, still in the group."""
+    return role_grant(member=membership.member, group=membership.group, role=Role.MEMBER)
+
+
+@transaction.atomic
+def owner_add(*, community: Community, user) -> Membership:
+    """Make a dashboard user an owner of the community (群主 of the hub)."""
+    member = Member.objects.filter(community=community, user=user).first()
+    if member is None:
+        member = member_create(
+            community=community,
+            display_name=user.get_full_name() or user.get_username(),
+            email=user.email or "",
+            user=user,
+        )
+    return role_grant(member=member, group=community.hub, role=Role.OWNER)
+
+
+def staff_memberships(*, group: Group):
+    """Who holds a role on this group itself (not inherited from above)."""
+    return (
+        Membership.objects.filter(group=group, status=MembershipStatus.ACTIVE)
+        .filter(~Q(role=Role.MEMBER))
+        .select_related("member")
+    )

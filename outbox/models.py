@@ -1,0 +1,66 @@
+"""The outbox: everything Canopy wants delivered on a chat platform, in one table.
+
+It sits just above the tree, below every app that writes to it: members write welcome
+messages, content writes pushes and digests, analytics writes recall messages. Integrations
+collect and acknowledge them (the delivery API arrives with the content release).
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from subgroups.models import Community, Group, Platform
+
+
+class MessageKind(models.TextChoices):
+    WELCOME = "welcome", _("Welcome")
+    INVITATION = "invitation", _("Invitation")
+    PUSH = "push", _("Scheduled push")
+    ANNOUNCEMENT = "announcement", _("Announcement")
+    DIGEST = "digest", _("Digest")
+    RECALL = "recall", _("Recall")
+    INSTRUCTION = "instruction", _("Instruction to the integration")
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class OutboundMessage(models.Model):
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE)
+    group = models.ForeignKey(
+        Group, verbose_name=_("group"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=MessageKind.choices)
+    recipient_platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices, blank=True)
+    recipient_external_id = models.CharField(
+        _("recipient"), max_length=128, blank=True, help_text=_("Empty: the whole group.")
+    )
+    recipient_name = models.CharField(_("recipient name"), max_length=100, blank=True)
+    body = models.TextField(_("body"))
+    status = models.CharField(_("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    dedupe_key = models.CharField(  # noqa: DJ001 - NULL means "no key"; many rows may have none
+        _("dedupe key"), max_length=200, null=True, blank=True, help_text=_("One message per key, ever.")
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    available_at = models.DateTimeField(_("send after"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], condition=Q(dedupe_key__isnull=False), name="outbound_dedupe_key_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["community", "status", "available_at"], name="outbox_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient_name or self.group or self.community}"
