@@ -171,6 +171,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subgroups.tasks.check_trees",
         "schedule": env_int("CANOPY_TREE_CHECK_SECONDS", 6 * 3600, minimum=60),
     },
+    "expire-roles": {"task": "members.tasks.expire_roles", "schedule": 3600},
 }
 
 # --- Auth, sessions, security ---------------------------------------------------------------

@@ -13,7 +13,8 @@ def mask_phone(phone: str) -> str:
     if not digits:
         return ""
     if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
+        local = digits[-11:]  # +86 and other country codes drop off
+        return f"{local[:3]}****{local[-4:]}"
     if len(digits) >= 7:
         return f"{digits[:2]}****{digits[-2:]}"
     return "****"

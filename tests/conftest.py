@@ -153,3 +153,17 @@ def _english_by_default():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Each test counts its own rate limits: a fresh key prefix, without flushing a shared Redis."""
+    from uuid import uuid4
+
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    previous = cache.key_prefix
+    cache.key_prefix = f"{previous}-{uuid4().hex[:12]}"
+    yield
+    cache.key_prefix = previous

@@ -214,6 +214,7 @@ def application_submit(
 ) -> Application:
     """Take an application from the public form or a bot, and decide it at once when a
     knockout rule or the group's admission criteria say so."""
+    group = Group.objects.select_related("community").get(pk=group.pk)
     if group.is_archived or group.is_hub:
         raise ApplicationError(_("This group does not take applications."))
     display_name = rules.clean_name(display_name)

@@ -1,0 +1,285 @@
+"""Who gets what, page by page and endpoint by endpoint (as pretix does it).
+
+Personas: the community's owner; an admin of 设计美学交流群 (whose subtree holds 摄影群); an
+admin of the sibling 程序员技术群; a plain member with a login; an outsider who owns another
+community; and an anonymous visitor. Objects: 摄影群, an application to it, a member in it, and
+a live code under 设计美学交流群.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from members import services
+from members.models import Role
+from tests.factories import MemberFactory
+from tests.members.conftest import api_client, page_client
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
+
+
+@dataclass
+class World:
+    slug: str
+    hub: int
+    design: int
+    photo: int
+    application: int
+    member: int
+    membership: int
+    code: int
+
+
+@pytest.fixture
+def world(community, design, photo, personas):
+    application = services.application_submit(group=photo, display_name="申请人", phone="13000000001")
+    lin = MemberFactory(community=community, display_name="林嘉琪")
+    membership = services.membership_add(member=lin, group=photo, source="manual")
+    code = services.livecode_create(community=community, name="摄影活码", parent=design, attribute="摄影")
+    return World(community.slug, community.hub_id, design.pk, photo.pk, application.pk, lin.pk, membership.pk, code.pk)
+
+
+def _anonymous():
+    from django.test import Client
+
+    return Client()
+
+
+# (name, method, url builder, data, expected status per persona in PERSONAS order)
+LOGIN = 302  # pages send anonymous visitors to the login page
+PAGES = [
+    ("overview", "get", lambda w: reverse("subgroups:overview", args=[w.slug]), None, (200, 200, 200, 404, 404, LOGIN)),
+    ("tree", "get", lambda w: reverse("subgroups:tree", args=[w.slug]), None, (200, 200, 200, 404, 404, LOGIN)),
+    (
+        "hub page",
+        "get",
+        lambda w: reverse("subgroups:group", args=[w.slug, w.hub]),
+        None,
+        (200, 404, 404, 404, 404, LOGIN),
+    ),
+    (
+        "photo page",
+        "get",
+        lambda w: reverse("subgroups:group", args=[w.slug, w.photo]),
+        None,
+        (200, 200, 404, 404, 404, LOGIN),
+    ),
+    ("settings", "get", lambda w: reverse("subgroups:settings", args=[w.slug]), None, (200, 200, 200, 404, 404, LOGIN)),
+    (
+        "save settings",
+        "post",
+        lambda w: reverse("subgroups:settings", args=[w.slug]),
+        {"time_zone": "Asia/Tokyo", "banned_name_words": "高级"},
+        (302, 403, 403, 404, 404, LOGIN),
+    ),
+    (
+        "archive photo",
+        "post",
+        lambda w: reverse("subgroups:group_archive", args=[w.slug, w.photo]),
+        {},
+        (302, 403, 404, 404, 404, LOGIN),
+    ),
+    (
+        "rename photo",
+        "post",
+        lambda w: reverse("subgroups:group_rename", args=[w.slug, w.photo]),
+        {"name": "摄影小组"},
+        (302, 403, 404, 404, 404, LOGIN),
+    ),
+    ("queue", "get", lambda w: reverse("members:queue", args=[w.slug]), None, (200, 200, 200, 404, 404, LOGIN)),
+    (
+        "application",
+        "get",
+        lambda w: reverse("members:application", args=[w.slug, w.application]),
+        None,
+        (200, 200, 404, 404, 404, LOGIN),
+    ),
+    (
+        "approve",
+        "post",
+        lambda w: reverse("members:approve", args=[w.slug, w.application]),
+        {},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
+    (
+        "reject",
+        "post",
+        lambda w: reverse("members:reject", args=[w.slug, w.application]),
+        {"reason": "不合适"},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
+    ("members", "get", lambda w: reverse("members:members", args=[w.slug]), None, (200, 200, 200, 404, 404, LOGIN)),
+    (
+        "export",
+        "get",
+        lambda w: reverse("members:members_export", args=[w.slug]),
+        None,
+        (200, 200, 200, 404, 404, LOGIN),
+    ),
+    (
+        "member",
+        "get",
+        lambda w: reverse("members:member", args=[w.slug, w.member]),
+        None,
+        (200, 200, 404, 404, 404, LOGIN),
+    ),
+    (
+        "edit member",
+        "post",
+        lambda w: reverse("members:member", args=[w.slug, w.member]),
+        {"display_name": "林", "purchase_count": 1},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
+    (
+        "make guide",
+        "post",
+        lambda w: reverse("members:membership_add", args=[w.slug, w.member]),
+        lambda w: {"group": w.photo, "role": Role.GUIDE},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
+    (
+        "remove",
+        "post",
+        lambda w: reverse("members:membership_end", args=[w.slug, w.membership]),
+        {},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
+    ("roles", "get", lambda w: reverse("members:roles", args=[w.slug]), None, (200, 200, 200, 404, 404, LOGIN)),
+    (
+        "live codes",
+        "get",
+        lambda w: reverse("members:livecodes", args=[w.slug]),
+        None,
+        (200, 200, 200, 404, 404, LOGIN),
+    ),
+    (
+        "live code",
+        "get",
+        lambda w: reverse("members:livecode", args=[w.slug, w.code]),
+        None,
+        (200, 200, 404, 404, 404, LOGIN),
+    ),
+    (
+        "switch off code",
+        "post",
+        lambda w: reverse("members:livecode", args=[w.slug, w.code]),
+        {"is_active": "0"},
+        (302, 403, 404, 404, 404, LOGIN),
+    ),
+    (
+        "questionnaire",
+        "get",
+        lambda w: reverse("members:questionnaire", args=[w.slug, w.photo]),
+        None,
+        (200, 200, 404, 404, 404, LOGIN),
+    ),
+    (
+        "add question",
+        "post",
+        lambda w: reverse("members:questionnaire", args=[w.slug, w.photo]),
+        {"text": "为什么加入？", "kind": "text"},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
+    ("team", "get", lambda w: reverse("members:team", args=[w.slug, w.photo]), None, (200, 200, 404, 404, 404, LOGIN)),
+]
+
+UNAUTHORISED = 401
+API = [
+    ("group", "get", lambda w: f"/api/v1/groups/{w.photo}/", None, (200, 200, 404, 404, 404, UNAUTHORISED)),
+    (
+        "rename group",
+        "patch",
+        lambda w: f"/api/v1/groups/{w.photo}/",
+        {"name": "摄影小组"},
+        (200, 403, 404, 404, 404, UNAUTHORISED),
+    ),
+    ("tree", "get", lambda w: f"/api/v1/groups/{w.design}/tree/", None, (200, 200, 404, 404, 404, UNAUTHORISED)),
+    ("member", "get", lambda w: f"/api/v1/members/{w.member}/", None, (200, 200, 404, 404, 404, UNAUTHORISED)),
+    (
+        "update member",
+        "patch",
+        lambda w: f"/api/v1/members/{w.member}/",
+        {"city": "杭州"},
+        (200, 200, 404, 404, 404, UNAUTHORISED),
+    ),
+    (
+        "membership",
+        "get",
+        lambda w: f"/api/v1/memberships/{w.membership}/",
+        None,
+        (200, 200, 404, 404, 404, UNAUTHORISED),
+    ),
+    (
+        "end membership",
+        "post",
+        lambda w: f"/api/v1/memberships/{w.membership}/end/",
+        {},
+        (200, 200, 404, 404, 404, UNAUTHORISED),
+    ),
+    (
+        "application",
+        "get",
+        lambda w: f"/api/v1/applications/{w.application}/",
+        None,
+        (200, 200, 404, 404, 404, UNAUTHORISED),
+    ),
+    (
+        "approve",
+        "post",
+        lambda w: f"/api/v1/applications/{w.application}/approve/",
+        {},
+        (200, 200, 404, 404, 404, UNAUTHORISED),
+    ),
+    (
+        "reject",
+        "post",
+        lambda w: f"/api/v1/applications/{w.application}/reject/",
+        {"reason": "不合适"},
+        (200, 200, 404, 404, 404, UNAUTHORISED),
+    ),
+    ("live code", "get", lambda w: f"/api/v1/live-codes/{w.code}/", None, (200, 200, 404, 404, 404, UNAUTHORISED)),
+    (
+        "community",
+        "get",
+        lambda w: f"/api/v1/communities/{_community_id(w)}/",
+        None,
+        (200, 200, 200, 404, 404, UNAUTHORISED),
+    ),
+]
+
+
+def _community_id(world: World) -> int:
+    from subgroups.models import Community
+
+    return Community.objects.get(slug=world.slug).pk
+
+
+def _cases(table):
+    return [
+        pytest.param(name, method, build, data, persona, expected[index], id=f"{name}-{persona}")
+        for name, method, build, data, expected in table
+        for index, persona in enumerate(PERSONAS)
+    ]
+
+
+@pytest.mark.parametrize(("name", "method", "build", "data", "persona", "expected"), _cases(PAGES))
+def test_pages(world, personas, name, method, build, data, persona, expected):
+    client = _anonymous() if persona == "anonymous" else page_client(personas[persona])
+    data = data(world) if callable(data) else data
+    response = (
+        getattr(client, method)(build(world), data) if data is not None else getattr(client, method)(build(world))
+    )
+    assert response.status_code == expected, (name, persona, response.status_code)
+    if expected == LOGIN and persona == "anonymous":
+        assert response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize(("name", "method", "build", "data", "persona", "expected"), _cases(API))
+def test_api(world, personas, name, method, build, data, persona, expected):
+    client = APIClient() if persona == "anonymous" else api_client(personas[persona])
+    response = getattr(client, method)(build(world), data or {}, format="json")
+    assert response.status_code == expected, (name, persona, response.status_code, response.content[:200])
