@@ -49,6 +49,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
     phone = serializers.SerializerMethodField()
     email = serializers.SerializerMethodField()
+    lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.choices, allow_blank=True, read_only=True)
     handles = HandleSerializer(many=True, read_only=True)
 
     class Meta:
@@ -181,6 +182,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
     phone = serializers.SerializerMethodField()
     email = serializers.SerializerMethodField()
     answers = AnswerSerializer(many=True, read_only=True)
+    platform = serializers.ChoiceField(choices=Platform.choices, allow_blank=True, read_only=True)
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     invitation = serializers.SerializerMethodField()
 

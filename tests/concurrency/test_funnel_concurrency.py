@@ -25,7 +25,7 @@ def test_two_admins_deciding_one_application_make_exactly_one_decision():
         outcomes: list[str] = []
         lock = threading.Lock()
 
-        def decide(index: int, application_pk=application.pk) -> None:
+        def decide(index: int, application_pk=application.pk, outcomes=outcomes, lock=lock) -> None:
             target = Application.objects.get(pk=application_pk)
             try:
                 if index == 0:
