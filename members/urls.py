@@ -36,4 +36,5 @@ urlpatterns = [
     path("c/<slug:slug>/groups/<int:pk>/team/", views.team, name="team"),
     path("c/<slug:slug>/groups/<int:pk>/team/assessments/", views.assessment_add, name="assessment_add"),
     path("c/<slug:slug>/groups/<int:pk>/team/rotate/", views.guides_rotate, name="rotate"),
+    path("c/<slug:slug>/groups/<int:pk>/team/guide/", views.guide_assign, name="guide_assign"),
 ]

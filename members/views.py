@@ -597,6 +597,7 @@ def _team_page(request: HttpRequest, community: Community, group: Group, **forms
             "community": community,
             "group": group,
             "team": staff_memberships(group=group),
+            "has_guide": staff_memberships(group=group).filter(role=Role.GUIDE).exists(),
             "assessments": group_assessments(group),
             "assessment_form": forms.get("assessment_form") or AssessmentForm(staff=staff),
             "rotation_form": forms.get("rotation_form") or RotationForm(),
@@ -652,6 +653,27 @@ def assessment_add(request: HttpRequest, community: Community, pk: int) -> HttpR
             messages.success(request, _("Assessment saved."))
             return redirect("members:team", slug=community.slug, pk=group.pk)
     return _team_page(request, community, group, assessment_form=form)
+
+
+@require_POST
+@community_page
+def guide_assign(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
+    """Name the group's guide (引导员) by name or account id, e.g. for its transition window."""
+    group = _group_or_404(request, community, pk)
+    _require(request, Capability.MANAGE_MEMBERS, group)
+    who = (request.POST.get("who") or "").strip()
+    members = selectors.members_for_user(request.user, community=community)
+    member = (members.filter(handles__external_id=who).first() or members.filter(display_name=who).first()) if who else None
+    if member is None:
+        messages.error(request, _("No member called “%(who)s” that you can see.") % {"who": who[:50]})
+    else:
+        try:
+            services.role_grant(member=member, group=group, role=Role.GUIDE)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("%(name)s guides %(group)s.") % {"name": member.display_name, "group": group.name})
+    return redirect("members:team", slug=community.slug, pk=group.pk)
 
 
 def _parse_counts(group: Group, text: str) -> tuple[dict[int, int], list[str]]:

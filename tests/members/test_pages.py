@@ -357,3 +357,15 @@ def test_group_page_links_the_funnel(community, design, owner):
     assert url("apply", community.slug, design.slug) in html
     assert url("questionnaire", community.slug, design.pk) in html
     assert Group.objects.get(pk=design.pk).in_transition
+
+
+def test_assigning_a_guide_for_the_transition_window(community, design, subtree_admin):
+    newcomer_guide = MemberFactory(community=community, display_name="老张")
+    services.membership_add(member=newcomer_guide, group=design, source="manual")
+    client = page_client(subtree_admin)
+    assert b"No guide assigned yet" in client.get(url("team", community.slug, design.pk)).content
+    client.post(url("guide_assign", community.slug, design.pk), {"who": "老张"})
+    assert Membership.objects.get(member=newcomer_guide, group=design).role == Role.GUIDE
+    assert b"No guide assigned yet" not in client.get(url("team", community.slug, design.pk)).content
+    response = client.post(url("guide_assign", community.slug, design.pk), {"who": "不存在"}, follow=True)
+    assert "No member called" in response.content.decode()
