@@ -663,7 +663,9 @@ def guide_assign(request: HttpRequest, community: Community, pk: int) -> HttpRes
     _require(request, Capability.MANAGE_MEMBERS, group)
     who = (request.POST.get("who") or "").strip()
     members = selectors.members_for_user(request.user, community=community)
-    member = (members.filter(handles__external_id=who).first() or members.filter(display_name=who).first()) if who else None
+    member = (
+        (members.filter(handles__external_id=who).first() or members.filter(display_name=who).first()) if who else None
+    )
     if member is None:
         messages.error(request, _("No member called “%(who)s” that you can see.") % {"who": who[:50]})
     else:
@@ -672,7 +674,9 @@ def guide_assign(request: HttpRequest, community: Community, pk: int) -> HttpRes
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, _("%(name)s guides %(group)s.") % {"name": member.display_name, "group": group.name})
+            messages.success(
+                request, _("%(name)s guides %(group)s.") % {"name": member.display_name, "group": group.name}
+            )
     return redirect("members:team", slug=community.slug, pk=group.pk)
 
 

@@ -185,10 +185,20 @@ PAGES = [
         (302, 302, 404, 404, 404, LOGIN),
     ),
     ("team", "get", lambda w: reverse("members:team", args=[w.slug, w.photo]), None, (200, 200, 404, 404, 404, LOGIN)),
-    ("assign guide", "post", lambda w: reverse("members:guide_assign", args=[w.slug, w.photo]), {"who": "林嘉琪"},
-     (302, 302, 404, 404, 404, LOGIN)),
-    ("rotate guides", "post", lambda w: reverse("members:rotate", args=[w.slug, w.photo]),
-     {"month": "2026-11", "top": 3, "counts": "林嘉琪, 5"}, (302, 302, 404, 404, 404, LOGIN)),
+    (
+        "assign guide",
+        "post",
+        lambda w: reverse("members:guide_assign", args=[w.slug, w.photo]),
+        {"who": "林嘉琪"},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
+    (
+        "rotate guides",
+        "post",
+        lambda w: reverse("members:rotate", args=[w.slug, w.photo]),
+        {"month": "2026-11", "top": 3, "counts": "林嘉琪, 5"},
+        (302, 302, 404, 404, 404, LOGIN),
+    ),
 ]
 
 UNAUTHORISED = 401
