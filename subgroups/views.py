@@ -126,7 +126,14 @@ def overview(request: HttpRequest, community: Community) -> HttpResponse:
     return render(
         request,
         "subgroups/overview.html",
-        {"community": community, "stats": stats, "fullest": fullest, "fill_chart": chart, "kind_chart": kinds},
+        {
+            "community": community,
+            "hub_visible": visible.filter(pk=community.hub_id).exists(),
+            "stats": stats,
+            "fullest": fullest,
+            "fill_chart": chart,
+            "kind_chart": kinds,
+        },
     )
 
 

@@ -369,3 +369,17 @@ def test_assigning_a_guide_for_the_transition_window(community, design, subtree_
     assert b"No guide assigned yet" not in client.get(url("team", community.slug, design.pk)).content
     response = client.post(url("guide_assign", community.slug, design.pk), {"who": "不存在"}, follow=True)
     assert "No member called" in response.content.decode()
+
+
+def test_a_subtree_admin_sees_only_their_subtree_on_the_overview_and_tree(community, coders, subtree_admin):
+    from tests.factories import add_members
+
+    add_members(coders, 7)
+    client = page_client(subtree_admin)
+    overview = client.get(reverse("subgroups:overview", args=[community.slug])).content.decode()
+    assert "Hub members" not in overview and "程序员技术群" not in overview
+    tree_html = client.get(reverse("subgroups:tree", args=[community.slug])).content.decode()
+    chart = tree_html.split('data-testid="orgchart"')[1].split("</section>")[0]
+    assert "设计美学交流群" in chart and "摄影群" in chart
+    assert "程序员技术群" not in tree_html
+    assert "互联网从业者交流群" not in chart  # the hub's box: the community's name still heads the page
