@@ -314,6 +314,7 @@ def _create_funnel(community: Community, members: list[Member], rng: random.Rand
                 display_name=rng.choice(_SURNAMES) + rng.choice(_GIVEN),
                 platform=Platform.WECHAT,
                 external_user_id=f"demo-livecode-{index}",
+                verified=True,  # as the demo's bot would report them
             )
 
 

@@ -250,6 +250,7 @@ REST_FRAMEWORK = {
         "public": env_str("API_THROTTLE_PUBLIC", "60/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": env_int("CANOPY_TRUSTED_PROXY_HOPS", 0, minimum=0) or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Canopy API",
@@ -300,8 +301,13 @@ if urlparse(CANOPY_PUBLIC_URL).scheme not in ("http", "https") or not urlparse(C
 # A new sub-group's transition window (过渡期), and how long an invitation stays valid.
 CANOPY_TRANSITION_DAYS = env_int("CANOPY_TRANSITION_DAYS", 14, minimum=0)
 CANOPY_INVITATION_DAYS = env_int("CANOPY_INVITATION_DAYS", 7, minimum=1)
+# How many reverse proxies (that append to X-Forwarded-For) stand in front of Canopy; 0 when
+# clients connect directly. Rate limits per address read the client's address through them.
+CANOPY_TRUSTED_PROXY_HOPS = env_int("CANOPY_TRUSTED_PROXY_HOPS", 0, minimum=0)
 # Anti-spam on the public application form: submissions per IP per hour, per contact per day.
 CANOPY_APPLY_LIMIT_PER_IP = env_int("CANOPY_APPLY_LIMIT_PER_IP", 10, minimum=1)
 CANOPY_APPLY_LIMIT_PER_CONTACT = env_int("CANOPY_APPLY_LIMIT_PER_CONTACT", 3, minimum=1)
+# Joins through a live code's public page, per address per hour.
+CANOPY_LIVECODE_LIMIT_PER_IP = env_int("CANOPY_LIVECODE_LIMIT_PER_IP", 10, minimum=1)
 # Repair a damaged tree automatically when the periodic check finds one.
 CANOPY_TREE_AUTOREPAIR = env_bool("CANOPY_TREE_AUTOREPAIR", default=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
@@ -87,6 +88,20 @@ class MemberAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("community", "joined_at", "last_seen_at") if obj else ("joined_at", "last_seen_at")
+
+    def delete_model(self, request, obj):
+        # End the member's memberships first, so their groups' member counts stay true.
+        try:
+            with transaction.atomic():
+                for membership in obj.memberships.filter(status=MembershipStatus.ACTIVE):
+                    services.membership_end(membership=membership, removed=True, by=request.user)
+                obj.delete()
+        except ApplicationError as error:
+            self.message_user(request, f"{obj}: {error.message}", messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for member in queryset:
+            self.delete_model(request, member)
 
 
 class MembershipForm(forms.ModelForm):

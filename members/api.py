@@ -20,18 +20,28 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.net import client_ip
 from members import selectors, services
 from members.models import (
     Application,
     ApplicationStatus,
+    Invitation,
     LiveCode,
     Member,
     Membership,
     MembershipStatus,
     Role,
 )
-from members.permissions import can, grantable_roles, groups_where
+from members.permissions import (
+    can,
+    can_change_role,
+    can_edit_member,
+    can_edit_standing,
+    can_end_membership,
+    groups_where,
+)
 from members.serializers import (
+    ApplicationCreateSerializer,
     ApplicationReceiptSerializer,
     ApplicationSerializer,
     ApplicationSubmitSerializer,
@@ -57,6 +67,7 @@ from members.services.funnel import welcome_text
 from subgroups.access import Capability, policy
 from subgroups.api import ID_PATTERN
 from subgroups.models import Group
+from subgroups.selectors import fresh_join_link
 
 
 def _require(user, capability: str, group: Group) -> None:
@@ -100,13 +111,7 @@ class MemberFilter(django_filters.FilterSet):
         return queryset.filter(memberships__role=value, memberships__status=MembershipStatus.ACTIVE).distinct()
 
     def with_tag(self, queryset, name, value):
-        import json
-
-        from django.db import connection
-
-        if connection.vendor == "postgresql":
-            return queryset.filter(tags__contains=[value])
-        return queryset.filter(tags__icontains=json.dumps(value, ensure_ascii=False))
+        return selectors.with_tag(queryset, value)
 
 
 @extend_schema_view(
@@ -127,15 +132,6 @@ class MemberViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveModelM
             selectors.members_visible_to(self.request.user).prefetch_related("handles").order_by("display_name", "pk")
         )
 
-    def _can_edit(self, member: Member) -> bool:
-        user = self.request.user
-        if member.community.hub_id and can(user, Capability.MANAGE_MEMBERS, member.community.hub):
-            return True
-        return any(
-            can(user, Capability.MANAGE_MEMBERS, membership.group)
-            for membership in member.memberships.filter(status=MembershipStatus.ACTIVE).select_related("group")
-        )
-
     @extend_schema(summary="Add a member", request=MemberCreateSerializer, responses={201: MemberSerializer})
     def create(self, request: Request) -> Response:
         values = self._input(MemberCreateSerializer, request.data)
@@ -148,21 +144,25 @@ class MemberViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveModelM
         if group is not None and group.community_id != community.pk:
             raise NotFound()
         _require(request.user, Capability.MANAGE_MEMBERS, group or community.hub)
+        if not can_edit_standing(request.user, community) and (values["purchase_count"] or values["annual_member"]):
+            raise PermissionDenied("Only those who manage the whole community set purchases and annual membership.")
         handles = [(handle["platform"], handle["external_id"]) for handle in values.pop("handles")]
-        member = services.member_create(community=community, handles=handles, **values)
-        if group is not None:
-            services.membership_add(member=member, group=group, source="manual")
+        member = services.member_create(community=community, handles=handles, group=group, by=request.user, **values)
         return Response(MemberSerializer(member, context=self.get_serializer_context()).data, status=201)
 
     @extend_schema(summary="Change a member", request=MemberUpdateSerializer, responses={200: MemberSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
         member = self.get_object()
-        if not self._can_edit(member):
+        if not can_edit_member(request.user, member):
             raise PermissionDenied()
         values = self._input(MemberUpdateSerializer, request.data)
         owner = member.community_id in self.get_serializer_context()["personal_data_communities"]
         if not owner and ("phone" in values or "email" in values):
             raise PermissionDenied("Only the community's owners change phone numbers and e-mail addresses.")
+        if not can_edit_standing(request.user, member.community) and (
+            "purchase_count" in values or "annual_member" in values
+        ):
+            raise PermissionDenied("Only those who manage the whole community change purchases and annual membership.")
         member = services.member_update(member=member, **values)
         return Response(MemberSerializer(member, context=self.get_serializer_context()).data)
 
@@ -209,27 +209,29 @@ class MembershipViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveMo
     def create(self, request: Request) -> Response:
         values = self._input(MembershipCreateSerializer, request.data)
         member, group, role = values["member"], values["group"], values["role"]
-        if role not in grantable_roles(request.user, group):
-            raise PermissionDenied()
         if member.community_id != group.community_id:
             raise NotFound()
-        if Membership.objects.filter(member=member, group=group, status=MembershipStatus.ACTIVE).exists():
-            membership = services.role_grant(member=member, group=group, role=role)
-        else:
-            membership = services.membership_add(member=member, group=group, role=role, source=values["source"])
+        if not can_change_role(request.user, member=member, group=group, role=role):
+            raise PermissionDenied()
+        membership = services.role_grant(
+            member=member, group=group, role=role, source=values["source"], by=request.user
+        )
         return Response(MembershipSerializer(membership).data, status=201)
 
     @extend_schema(summary="Change a role", request=MembershipUpdateSerializer, responses={200: MembershipSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
         membership = self.get_object()
         values = self._input(MembershipUpdateSerializer, request.data)
-        allowed = grantable_roles(request.user, membership.group)
-        if values["role"] not in allowed or membership.role not in allowed:
-            raise PermissionDenied()
         if not membership.is_active:
             raise NotFound()
+        if not can_change_role(request.user, member=membership.member, group=membership.group, role=values["role"]):
+            raise PermissionDenied()
         membership = services.role_grant(
-            member=membership.member, group=membership.group, role=values["role"], role_until=values["role_until"]
+            member=membership.member,
+            group=membership.group,
+            role=values["role"],
+            role_until=values["role_until"],
+            by=request.user,
         )
         return Response(MembershipSerializer(membership).data)
 
@@ -241,10 +243,10 @@ class MembershipViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveMo
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk: str) -> Response:
         membership = self.get_object()
-        if membership.role not in grantable_roles(request.user, membership.group):
+        if not can_end_membership(request.user, membership):
             raise PermissionDenied()
         values = self._input(MembershipEndSerializer, request.data)
-        membership = services.membership_end(membership=membership, removed=values["removed"])
+        membership = services.membership_end(membership=membership, removed=values["removed"], by=request.user)
         return Response(MembershipSerializer(membership).data)
 
 
@@ -263,16 +265,7 @@ class ApplicationFilter(django_filters.FilterSet):
         fields = ["group", "status", "age"]
 
     def by_age(self, queryset, name, value):
-        from datetime import timedelta
-
-        from django.utils import timezone
-
-        now = timezone.now()
-        if value == "1d":
-            return queryset.filter(submitted_at__gt=now - timedelta(days=1))
-        if value == "3d":
-            return queryset.filter(submitted_at__lte=now - timedelta(days=1), submitted_at__gt=now - timedelta(days=3))
-        return queryset.filter(submitted_at__lte=now - timedelta(days=3))
+        return selectors.with_age(queryset, value)
 
 
 @extend_schema_view(
@@ -294,6 +287,20 @@ class ApplicationViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveM
             .select_related("group", "decided_by", "invitation")
             .order_by("submitted_at", "pk")
         )
+
+    @extend_schema(
+        summary="Submit an application for a platform account (integrations)",
+        description="A bot that saw someone ask to join submits for them. Its platform account identifies the "
+        "member (so tier groups can screen on their purchases). Needs the review capability on the group.",
+        request=ApplicationCreateSerializer,
+        responses={201: ApplicationSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        values = self._input(ApplicationCreateSerializer, request.data)
+        group = values.pop("group")
+        _require(request.user, Capability.REVIEW_APPLICATIONS, group)
+        application = services.application_submit(group=group, verified=True, **values)
+        return Response(ApplicationSerializer(application, context=self.get_serializer_context()).data, status=201)
 
     @extend_schema(summary="Approve, and create the invitation", request=None, responses={200: InvitationSerializer})
     @action(detail=True, methods=["post"])
@@ -351,9 +358,7 @@ class ApplicationSubmitView(_ScopedContext, APIView):
         group = Group.objects.filter(community__slug=values.pop("community"), slug=values.pop("group")).first()
         if group is None:
             raise NotFound()
-        application = services.application_submit(
-            group=group, ip_address=request.META.get("REMOTE_ADDR") or None, **values
-        )
+        application = services.application_submit(group=group, ip_address=client_ip(request), **values)
         return Response(
             {
                 "id": application.pk,
@@ -380,27 +385,26 @@ class QuestionnaireView(APIView):
 
 
 class InvitationAcceptView(APIView):
-    """An integration reports that the invited person joined; the invitation is the credential."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [PublicThrottle]
-    throttle_scope = "public"
+    """An integration reports that the invited person joined, from their platform account."""
 
     @extend_schema(
         summary="Accept an invitation: the person joins the group",
+        description="For integrations: the platform account becomes the member's. Needs the review or "
+        "manage-members capability on the group (people accept on the invitation page instead).",
         request=InvitationAcceptSerializer,
         responses={200: JoinedSerializer},
-        auth=[],
     )
     def post(self, request: Request) -> Response:
         serializer = InvitationAcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        joined = services.invitation_accept(**serializer.validated_data)
+        invitation = Invitation.objects.filter(token=serializer.validated_data["token"]).select_related("group").first()
+        if invitation is None or not can(request.user, Capability.REVIEW_APPLICATIONS, invitation.group):
+            raise NotFound()
+        joined = services.invitation_accept(verified=True, **serializer.validated_data)
         return Response(
             {
                 "membership": MembershipSerializer(joined.membership).data,
-                "group_join_link": joined.membership.group.join_link,
+                "group_join_link": fresh_join_link(joined.membership.group),
                 "welcome": joined.welcome.body,
             }
         )
@@ -438,6 +442,7 @@ class LiveCodeViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveMode
             kind=values["kind"],
             join_limit=values["join_limit"],
             max_groups=values["max_groups"],
+            guide=values["guide"],
         )
         return Response(LiveCodeSerializer(code).data, status=201)
 
@@ -445,29 +450,25 @@ class LiveCodeViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveMode
 class LiveCodeResolveView(APIView):
     """What a scan does, for bots: seat one newcomer in the pool and say where."""
 
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [PublicThrottle]
-    throttle_scope = "public"
-
     @extend_schema(
         summary="Resolve a live code: seat a newcomer in a group with room",
+        description="For integrations, whose platform account identifies the newcomer (a second scan by the "
+        "same account keeps its group). Needs the view capability on the code's groups.",
         request=LiveCodeResolveSerializer,
         responses={200: JoinedSerializer},
-        auth=[],
     )
     def post(self, request: Request, slug: str) -> Response:
-        code = LiveCode.objects.filter(slug=slug).first()
-        if code is None:
+        code = LiveCode.objects.filter(slug=slug).select_related("parent").first()
+        if code is None or not can(request.user, Capability.VIEW, code.parent):
             raise NotFound()
         serializer = LiveCodeResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.livecode_scan(code=code)
-        membership = services.livecode_join(code=code, **serializer.validated_data)
+        membership = services.livecode_join(code=code, verified=True, **serializer.validated_data)
         return Response(
             {
                 "membership": MembershipSerializer(membership).data,
-                "group_join_link": membership.group.join_link,
+                "group_join_link": fresh_join_link(membership.group),
                 "welcome": welcome_text(membership.group, membership.member.display_name),
             }
         )

@@ -119,12 +119,9 @@ class MemberForm(forms.Form):
     tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separate with commas or 、"))
     notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
-    def service_values(self, *, with_personal_data: bool) -> dict[str, Any]:
+    def service_values(self) -> dict[str, Any]:
         values = dict(self.cleaned_data)
         values["tags"] = split_words(values["tags"])
-        if not with_personal_data:
-            values.pop("phone")
-            values.pop("email")
         return values
 
 
@@ -154,6 +151,12 @@ class LiveCodeForm(forms.Form):
         help_text=_("Empty: 200 for WeChat groups (where scan-to-join stops), otherwise the capacity."),
     )
     max_groups = forms.IntegerField(label=_("At most this many groups"), min_value=1, max_value=99, initial=10)
+    guide = forms.CharField(
+        label=_("Guide for new groups"),
+        max_length=128,
+        required=False,
+        help_text=_("Name or account id of the member who guides each group the code opens."),
+    )
 
     def __init__(self, *args: Any, groups, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -162,8 +165,7 @@ class LiveCodeForm(forms.Form):
 
 class JoinForm(forms.Form):
     display_name = forms.CharField(label=_("Your name"), max_length=100)
-    platform = forms.ChoiceField(label=_("Your account on"), choices=[("", "—"), *Platform.choices], required=False)
-    external_user_id = forms.CharField(label=_("Account id"), max_length=128, required=False)
+    website = forms.CharField(required=False, label=_("Leave this empty"))  # a honeypot, like the application form
 
 
 class QuestionForm(forms.Form):

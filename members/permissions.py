@@ -111,6 +111,19 @@ def grantable_roles(user, group: Group) -> list[str]:
     return roles
 
 
+def roles_offered(user, community: Community) -> list[str]:
+    """The roles worth offering in a form: those the user may give on some group."""
+    if not groups_where(user, Capability.MANAGE_MEMBERS).filter(community=community).exists():
+        return []
+    roles = [Role.MEMBER, Role.GUIDE, Role.ADMIN]
+    owner_somewhere = Membership.objects.filter(
+        member__user=user, status=MembershipStatus.ACTIVE, role=Role.OWNER, group__community=community
+    ).exists()
+    if user.is_superuser or owner_somewhere:
+        roles += [Role.CORE_ADMIN, Role.OWNER]
+    return roles
+
+
 def _owner_of(user, group: Group) -> bool:
     return Membership.objects.filter(
         member__user=user,
@@ -121,6 +134,37 @@ def _owner_of(user, group: Group) -> bool:
         group__lft__lte=group.lft,
         group__rght__gte=group.rght,
     ).exists()
+
+
+def can_change_role(user, *, member: Member, group: Group, role: str) -> bool:
+    """May the user put ``member`` in ``group`` with ``role``? Both the role they would get and
+    the role they hold there now must be the user's to give: an admin cannot demote an owner."""
+    allowed = grantable_roles(user, group)
+    if role not in allowed:
+        return False
+    current = Membership.objects.filter(member=member, group=group, status=MembershipStatus.ACTIVE).first()
+    return current is None or current.role in allowed
+
+
+def can_end_membership(user, membership: Membership) -> bool:
+    return membership.role in grantable_roles(user, membership.group)
+
+
+def can_edit_member(user, member: Member) -> bool:
+    """Manage-members on the hub, or on a group the member is active in."""
+    hub = member.community.hub
+    if hub is not None and can(user, Capability.MANAGE_MEMBERS, hub):
+        return True
+    return any(
+        can(user, Capability.MANAGE_MEMBERS, membership.group)
+        for membership in member.memberships.filter(status=MembershipStatus.ACTIVE).select_related("group")
+    )
+
+
+def can_edit_standing(user, community: Community) -> bool:
+    """Purchases and annual membership decide tier groups across the community: only those who
+    manage members community-wide (on the hub) change them."""
+    return community.hub_id is not None and can(user, Capability.MANAGE_MEMBERS, community.hub)
 
 
 def can_see_personal_data(user, community: Community) -> bool:

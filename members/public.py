@@ -6,23 +6,24 @@ from __future__ import annotations
 import io
 
 import segno
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import ApplicationError, RateLimited
 from core.forms import add_application_error
+from core.net import client_ip
+from core.ratelimit import allow
 from members import selectors, services
 from members.forms import ApplicationForm, JoinForm
 from members.models import Application, LiveCode
 from members.services.funnel import public_url, welcome_text
 from subgroups.models import Group
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+from subgroups.selectors import fresh_join_link
 
 
 def _refused(request: HttpRequest, error: RateLimited) -> HttpResponse:
@@ -53,7 +54,7 @@ def apply(request: HttpRequest, community_slug: str, group_slug: str) -> HttpRes
                 platform=form.cleaned_data["platform"],
                 external_user_id=form.cleaned_data["external_user_id"],
                 answers=form.answers(),
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
             )
         except RateLimited as error:
             return _refused(request, error)
@@ -106,7 +107,12 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request,
             "members/public/joined.html",
-            {"group": group, "membership": joined.membership, "welcome": joined.welcome.body},
+            {
+                "group": group,
+                "membership": joined.membership,
+                "welcome": joined.welcome.body,
+                "join_link": fresh_join_link(group),
+            },
         )
     return render(request, "members/public/invitation.html", {"invitation": invite, "group": group})
 
@@ -119,13 +125,15 @@ def livecode(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "GET":
         services.livecode_scan(code=code)
     elif form.is_valid():
-        try:
-            membership = services.livecode_join(
-                code=code,
-                display_name=form.cleaned_data["display_name"],
-                platform=form.cleaned_data["platform"],
-                external_user_id=form.cleaned_data["external_user_id"],
+        if form.cleaned_data["website"]:
+            return render(request, "members/public/livecode.html", {"code": code, "form": JoinForm()})
+        ip = client_ip(request)
+        if ip and not allow("livecode-ip", ip, limit=settings.CANOPY_LIVECODE_LIMIT_PER_IP, window_seconds=3600):
+            return _refused(
+                request, RateLimited(_("Too many joins from your network in the last hour. Please try again later."))
             )
+        try:
+            membership = services.livecode_join(code=code, display_name=form.cleaned_data["display_name"])
         except ApplicationError as error:
             add_application_error(form, error)
         else:
@@ -136,6 +144,7 @@ def livecode(request: HttpRequest, slug: str) -> HttpResponse:
                     "group": membership.group,
                     "membership": membership,
                     "welcome": welcome_text(membership.group, membership.member.display_name),
+                    "join_link": fresh_join_link(membership.group),
                 },
             )
     return render(

@@ -19,6 +19,7 @@ from members.models import (
     LiveCodeGroup,
     Member,
     Membership,
+    MembershipEvent,
     MembershipStatus,
     Role,
 )
@@ -63,12 +64,12 @@ def members_for_user(
         visible = groups_where(user, Capability.VIEW).filter(community=community)
         members = members.filter(Exists(Membership.objects.filter(member=OuterRef("pk"), group__in=visible)))
     if search:
-        members = members.filter(
-            Q(display_name__icontains=search)
-            | Q(handles__external_id=search)
-            | Q(email__iexact=search)
-            | Q(phone__endswith=search.strip().lstrip("+"))
-        )
+        matches = Q(display_name__icontains=search) | Q(handles__external_id=search)
+        if can_see_personal_data(user, community):
+            # Only those who see phones may search by them: otherwise a masked 138****1234
+            # could be uncovered digit by digit.
+            matches |= Q(email__iexact=search) | Q(phone__endswith=search.strip().lstrip("+"))
+        members = members.filter(matches)
     active = Membership.objects.filter(member=OuterRef("pk"), status=MembershipStatus.ACTIVE)
     if group is not None:
         active = active.filter(group=group)
@@ -77,21 +78,19 @@ def members_for_user(
     if group is not None or role:
         members = members.filter(Exists(active))
     if tag:
-        # JSON containment on PostgreSQL; SQLite has none, but stores the list as readable text.
-        members = (
-            members.filter(tags__contains=[tag])
-            if _json_contains_supported()
-            else members.filter(tags__icontains=json.dumps(tag, ensure_ascii=False))
-        )
+        members = with_tag(members, tag)
     if city:
         members = members.filter(city=city)
     return members.distinct().order_by("display_name", "pk")
 
 
-def _json_contains_supported() -> bool:
+def with_tag(members: QuerySet[Member], tag: str) -> QuerySet[Member]:
+    # JSON containment on PostgreSQL; SQLite has none, but stores the list as readable text.
     from django.db import connection
 
-    return connection.vendor == "postgresql"
+    if connection.vendor == "postgresql":
+        return members.filter(tags__contains=[tag])
+    return members.filter(tags__icontains=json.dumps(tag, ensure_ascii=False))
 
 
 def member_for_user(user, *, community: Community, pk: int) -> Member:
@@ -101,8 +100,28 @@ def member_for_user(user, *, community: Community, pk: int) -> Member:
         raise Http404 from None
 
 
-def memberships_of(member: Member) -> QuerySet[Membership]:
-    return member.memberships.select_related("group", "invited_by", "live_code").order_by("-status", "-joined_at")
+def _seen_groups(user, community: Community) -> QuerySet[Group] | None:
+    """None when the user sees the whole community (the hub), else the groups they may see."""
+    if community.hub_id and can(user, Capability.VIEW, community.hub):
+        return None
+    return groups_where(user, Capability.VIEW).filter(community=community)
+
+
+def memberships_of(member: Member, user) -> QuerySet[Membership]:
+    """The member's memberships in the groups the user may see."""
+    memberships = member.memberships.select_related("group", "invited_by", "live_code")
+    seen = _seen_groups(user, member.community)
+    if seen is not None:
+        memberships = memberships.filter(group__in=seen)
+    return memberships.order_by("status", "-joined_at")
+
+
+def applications_of(member: Member, user) -> QuerySet[Application]:
+    applications = member.applications.select_related("group", "decided_by")
+    seen = _seen_groups(user, member.community)
+    if seen is not None:
+        applications = applications.filter(group__in=seen)
+    return applications.order_by("-submitted_at")
 
 
 @dataclass(frozen=True)
@@ -111,10 +130,11 @@ class HistoryEntry:
     text: str
 
 
-def member_history(member: Member) -> list[HistoryEntry]:
-    """What happened to this person, newest first, from the records themselves."""
+def member_history(member: Member, user) -> list[HistoryEntry]:
+    """What happened to this person in the groups the user may see, newest first, from the
+    records themselves."""
     entries: list[HistoryEntry] = []
-    for application in member.applications.select_related("group", "decided_by"):
+    for application in applications_of(member, user):
         entries.append(
             HistoryEntry(application.submitted_at, _("Applied to %(group)s") % {"group": application.group.name})
         )
@@ -131,31 +151,31 @@ def member_history(member: Member) -> list[HistoryEntry]:
                     },
                 )
             )
-    for membership in member.memberships.select_related("group"):
-        entries.append(
-            HistoryEntry(
-                membership.joined_at,
-                _("Joined %(group)s as %(role)s (%(source)s)")
-                % {
-                    "group": membership.group.name,
-                    "role": membership.get_role_display().lower(),
-                    "source": membership.get_source_display().lower(),
-                },
-            )
-        )
-        if membership.left_at:
-            entries.append(
-                HistoryEntry(
-                    membership.left_at,
-                    _("%(status)s %(group)s")
-                    % {"status": membership.get_status_display(), "group": membership.group.name},
-                )
-            )
+    memberships = memberships_of(member, user)
+    events = MembershipEvent.objects.filter(membership__in=memberships).select_related("membership__group", "by")
+    for event in events:
+        group = event.membership.group.name
+        who = event.by.get_username() if event.by else ""
+        if event.action == MembershipEvent.Action.JOINED:
+            text = _("Joined %(group)s as %(role)s (%(source)s)") % {
+                "group": group,
+                "role": event.get_role_display().lower(),
+                "source": event.membership.get_source_display().lower(),
+            }
+        elif event.action == MembershipEvent.Action.ROLE:
+            text = _("%(previous)s → %(role)s in %(group)s") % {
+                "previous": event.get_previous_role_display(),
+                "role": event.get_role_display(),
+                "group": group,
+            }
+        else:
+            text = _("%(status)s %(group)s") % {"status": event.get_action_display(), "group": group}
+        if who:
+            text = _("%(what)s, by %(who)s") % {"what": text, "who": who}
+        if event.reason:
+            text = f"{text}: {event.reason}"
+        entries.append(HistoryEntry(event.at, text))
     return sorted(entries, key=lambda entry: entry.when, reverse=True)
-
-
-def sees_personal_data(user, community: Community) -> bool:
-    return can_see_personal_data(user, community)
 
 
 # --- Roles ----------------------------------------------------------------------------------
@@ -171,10 +191,21 @@ def role_holders(user, *, community: Community) -> QuerySet[Membership]:
     )
 
 
-def team_shape(community: Community) -> dict[str, int]:
-    """Counts for the healthy shape: 1 lead + 3 core admins + ~10% user admins."""
+def group_staff(group: Group) -> QuerySet[Membership]:
+    """Who holds a role on this group itself (not inherited from above)."""
+    return (
+        Membership.objects.filter(group=group, status=MembershipStatus.ACTIVE)
+        .exclude(role=Role.MEMBER)
+        .select_related("member")
+    )
+
+
+def team_shape(user, community: Community) -> dict[str, int]:
+    """Counts for the healthy shape, 1 lead + 3 core admins + ~10% user admins, over the groups
+    the user may see."""
+    visible = groups_where(user, Capability.VIEW).filter(community=community)
     counts = dict(
-        Membership.objects.filter(group__community=community, status=MembershipStatus.ACTIVE)
+        Membership.objects.filter(group__in=visible, status=MembershipStatus.ACTIVE)
         .exclude(role=Role.MEMBER)
         .order_by()
         .values("role")
@@ -214,14 +245,21 @@ def application_queue(
         applications = applications.filter(group=group)
     if status:
         applications = applications.filter(status=status)
-    if age in AGE_FILTERS:
-        now = timezone.now()
-        younger_than, older_than = AGE_FILTERS[age][1], AGE_FILTERS[age][0]
-        if younger_than:
-            applications = applications.filter(submitted_at__gt=now - younger_than)
-        if older_than:
-            applications = applications.filter(submitted_at__lte=now - older_than)
+    applications = with_age(applications, age)
     return applications.select_related("group", "decided_by", "member").order_by("submitted_at", "pk")
+
+
+def with_age(applications: QuerySet[Application], age: str) -> QuerySet[Application]:
+    """Applications waiting under a day ("1d"), 1–3 days ("3d") or longer ("older")."""
+    if age not in AGE_FILTERS:
+        return applications
+    now = timezone.now()
+    at_least, under = AGE_FILTERS[age]
+    if under:
+        applications = applications.filter(submitted_at__gt=now - under)
+    if at_least:
+        applications = applications.filter(submitted_at__lte=now - at_least)
+    return applications
 
 
 def application_for_user(user, *, community: Community, pk: int) -> Application:
@@ -231,13 +269,14 @@ def application_for_user(user, *, community: Community, pk: int) -> Application:
         raise Http404 from None
 
 
-def applicant_history(application: Application) -> QuerySet[Application]:
-    """The same person's other applications in this community."""
+def applicant_history(application: Application, user) -> QuerySet[Application]:
+    """The same person's other applications, to the groups this reviewer reviews."""
     same = Q(contact_key=application.contact_key)
     if application.member_id:
         same |= Q(member_id=application.member_id)
+    reviewable = groups_where(user, Capability.REVIEW_APPLICATIONS).filter(community_id=application.community_id)
     return (
-        Application.objects.filter(community_id=application.community_id)
+        Application.objects.filter(group__in=reviewable)
         .filter(same)
         .exclude(pk=application.pk)
         .select_related("group")

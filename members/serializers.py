@@ -240,6 +240,17 @@ class ApplicationSubmitSerializer(serializers.Serializer):
     )
 
 
+class ApplicationCreateSerializer(serializers.Serializer):
+    group = ScopedGroupField()
+    display_name = serializers.CharField(max_length=100)
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    external_user_id = serializers.CharField(max_length=128)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    answers = serializers.DictField(required=False, default=dict)
+
+
 class ApplicationReceiptSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=ApplicationStatus.choices)
@@ -264,8 +275,8 @@ class BulkApproveResultSerializer(serializers.Serializer):
 
 class InvitationAcceptSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=64)
-    platform = serializers.ChoiceField(choices=Platform.choices, required=False, allow_blank=True, default="")
-    external_user_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    external_user_id = serializers.CharField(max_length=128)
 
 
 class JoinedSerializer(serializers.Serializer):
@@ -336,9 +347,16 @@ class LiveCodeCreateSerializer(serializers.Serializer):
         min_value=1, max_value=1_000_000, required=False, allow_null=True, default=None
     )
     max_groups = serializers.IntegerField(min_value=1, max_value=99, default=10)
+    guide = ScopedPkField(
+        queryset_key="visible_members",
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A member who becomes the guide of each group the code opens.",
+    )
 
 
 class LiveCodeResolveSerializer(serializers.Serializer):
     display_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    platform = serializers.ChoiceField(choices=Platform.choices, required=False, allow_blank=True, default="")
-    external_user_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    external_user_id = serializers.CharField(max_length=128)

@@ -35,7 +35,17 @@ from members.forms import (
     RuleForm,
 )
 from members.models import ApplicationStatus, KnockoutRule, Member, Membership, MembershipStatus, Question, Role
-from members.permissions import can, grantable_roles, groups_where
+from members.permissions import (
+    can,
+    can_change_role,
+    can_edit_member,
+    can_edit_standing,
+    can_end_membership,
+    can_see_personal_data,
+    grantable_roles,
+    groups_where,
+    roles_offered,
+)
 from members.privacy import shown_email, shown_phone
 from members.services.funnel import public_url, welcome_text
 from members.services.questionnaire import question_create, question_delete, rule_create, rule_delete
@@ -58,7 +68,6 @@ def _queue_context(request: HttpRequest, community: Community) -> dict:
     data = request.GET.copy()
     data.setdefault("status", ApplicationStatus.PENDING)
     filters = QueueFilterForm(data, groups=groups)
-    filters.is_valid()
     values = filters.cleaned_data if filters.is_valid() else {"status": ApplicationStatus.PENDING}
     applications = selectors.application_queue(
         request.user,
@@ -78,7 +87,7 @@ def queue(request: HttpRequest, community: Community) -> HttpResponse:
 
 
 def _application_context(request: HttpRequest, community: Community, application) -> dict:
-    visible = selectors.sees_personal_data(request.user, community)
+    visible = can_see_personal_data(request.user, community)
     return {
         "community": community,
         "application": application,
@@ -91,7 +100,7 @@ def _application_context(request: HttpRequest, community: Community, application
         ],
         "phone": shown_phone(application.phone, visible=visible),
         "email": shown_email(application.email, visible=visible),
-        "history": selectors.applicant_history(application),
+        "history": selectors.applicant_history(application, request.user),
         "reject_form": RejectForm(),
         "invitation": getattr(application, "invitation", None),
         "invitation_url": public_url(reverse("members:invitation", args=[application.invitation.token]))
@@ -158,12 +167,14 @@ def application_reject(request: HttpRequest, community: Community, pk: int) -> H
 @require_POST
 @community_page
 def applications_bulk_approve(request: HttpRequest, community: Community) -> HttpResponse:
-    ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()][:200]
+    ids = [int(value) for value in request.POST.getlist("ids") if re.fullmatch(r"[0-9]{1,18}", value)][:200]
     applications = selectors.application_queue(request.user, community=community).filter(pk__in=ids)
     approved, skipped = services.applications_bulk_approve(applications=list(applications), by=request.user)
     messages.success(request, _("Approved %(count)d application(s).") % {"count": approved})
     for reason in skipped:
         messages.warning(request, reason)
+    if request.htmx:
+        return render(request, "members/_queue_table.html", _queue_context(request, community))
     return redirect(_back_to(request, reverse("members:queue", args=[community.slug])))
 
 
@@ -171,7 +182,7 @@ def applications_bulk_approve(request: HttpRequest, community: Community) -> Htt
 
 
 def _member_rows(request: HttpRequest, community: Community, members) -> list[dict]:
-    visible = selectors.sees_personal_data(request.user, community)
+    visible = can_see_personal_data(request.user, community)
     return [
         {
             "member": member,
@@ -247,13 +258,39 @@ def _csv_safe(value: str) -> str:
     return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
+def _member_form(request: HttpRequest, community: Community, member: Member, data=None) -> MemberForm:
+    """Phones and e-mails are the owners' to change; purchases and annual membership (which
+    decide tier groups) the hub managers'. Others see those fields, masked and locked."""
+    visible = can_see_personal_data(request.user, community)
+    form = MemberForm(
+        data,
+        initial={
+            "display_name": member.display_name,
+            "phone": shown_phone(member.phone, visible=visible),
+            "email": shown_email(member.email, visible=visible),
+            "city": member.city,
+            "purchase_count": member.purchase_count,
+            "annual_member": member.annual_member,
+            "lifecycle_stage": member.lifecycle_stage,
+            "tags": "、".join(member.tags),
+            "notes": member.notes,
+        },
+    )
+    locked = [] if visible else ["phone", "email"]
+    if not can_edit_standing(request.user, community):
+        locked += ["purchase_count", "annual_member"]
+    for field in locked:
+        form.fields[field].disabled = True
+    return form
+
+
 def _member_page(request: HttpRequest, community: Community, member: Member, **forms) -> HttpResponse:
     manageable = groups_where(request.user, Capability.MANAGE_MEMBERS).filter(community=community)
-    visible = selectors.sees_personal_data(request.user, community)
-    memberships = list(selectors.memberships_of(member))
+    visible = can_see_personal_data(request.user, community)
+    memberships = list(selectors.memberships_of(member, request.user))
     for membership in memberships:
-        membership.manageable = can(request.user, Capability.MANAGE_MEMBERS, membership.group)
-    can_edit = _can_edit_member(request, community, member)
+        membership.endable = membership.is_active and can_end_membership(request.user, membership)
+    roles = roles_offered(request.user, community)
     context = {
         "community": community,
         "member": member,
@@ -261,44 +298,14 @@ def _member_page(request: HttpRequest, community: Community, member: Member, **f
         "email": shown_email(member.email, visible=visible),
         "sees_personal": visible,
         "memberships": memberships,
-        "applications": member.applications.select_related("group").order_by("-submitted_at"),
-        "history": selectors.member_history(member),
-        "can_edit": can_edit,
-        "edit_form": forms.get("edit_form")
-        or MemberForm(
-            initial={
-                "display_name": member.display_name,
-                "phone": member.phone,
-                "email": member.email,
-                "city": member.city,
-                "purchase_count": member.purchase_count,
-                "annual_member": member.annual_member,
-                "lifecycle_stage": member.lifecycle_stage,
-                "tags": "、".join(member.tags),
-                "notes": member.notes,
-            }
-        ),
+        "applications": selectors.applications_of(member, request.user),
+        "history": selectors.member_history(member, request.user),
+        "can_edit": can_edit_member(request.user, member),
+        "edit_form": forms.get("edit_form") or _member_form(request, community, member),
         "membership_form": forms.get("membership_form")
-        or (MembershipForm(groups=manageable.order_by("tree_id", "lft")) if manageable.exists() else None),
+        or (MembershipForm(groups=manageable.order_by("tree_id", "lft"), roles=roles) if roles else None),
     }
-    if not visible:
-        for field in ("phone", "email"):
-            context["edit_form"].fields[field].disabled = True
-            context["edit_form"].initial[field] = (
-                shown_phone(member.phone, visible=False)
-                if field == "phone"
-                else shown_email(member.email, visible=False)
-            )
     return render(request, "members/member_detail.html", context, status=400 if forms else 200)
-
-
-def _can_edit_member(request: HttpRequest, community: Community, member: Member) -> bool:
-    if community.hub_id and can(request.user, Capability.MANAGE_MEMBERS, community.hub):
-        return True
-    return any(
-        can(request.user, Capability.MANAGE_MEMBERS, membership.group)
-        for membership in member.memberships.filter(status=MembershipStatus.ACTIVE).select_related("group")
-    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -307,15 +314,15 @@ def member_detail(request: HttpRequest, community: Community, pk: int) -> HttpRe
     member = selectors.member_for_user(request.user, community=community, pk=pk)
     if request.method == "GET":
         return _member_page(request, community, member)
-    if not _can_edit_member(request, community, member):
+    if not can_edit_member(request.user, member):
         raise PermissionDenied
-    form = MemberForm(request.POST)
-    visible = selectors.sees_personal_data(request.user, community)
-    if not visible:
-        form.fields["phone"].disabled = form.fields["email"].disabled = True
+    form = _member_form(request, community, member, request.POST)
     if form.is_valid():
         try:
-            services.member_update(member=member, **form.service_values(with_personal_data=visible))
+            services.member_update(
+                member=member,
+                **{name: value for name, value in form.service_values().items() if not form.fields[name].disabled},
+            )
         except ApplicationError as error:
             add_application_error(form, error)
         else:
@@ -333,10 +340,10 @@ def membership_add(request: HttpRequest, community: Community, pk: int) -> HttpR
     form = MembershipForm(request.POST, groups=manageable)
     if form.is_valid():
         group, role = form.cleaned_data["group"], form.cleaned_data["role"]
-        if role not in grantable_roles(request.user, group):
+        if not can_change_role(request.user, member=member, group=group, role=role):
             raise PermissionDenied
         try:
-            services.role_grant(member=member, group=group, role=role)
+            services.role_grant(member=member, group=group, role=role, by=request.user)
         except ApplicationError as error:
             add_application_error(form, error)
         else:
@@ -361,17 +368,14 @@ def membership_end(request: HttpRequest, community: Community, pk: int) -> HttpR
         from django.http import Http404
 
         raise Http404
-    _require(request, Capability.MANAGE_MEMBERS, membership.group)
-    if membership.role in (Role.OWNER, Role.CORE_ADMIN) and membership.role not in grantable_roles(
-        request.user, membership.group
-    ):
+    if not can_end_membership(request.user, membership):
         raise PermissionDenied
     try:
         if request.POST.get("action") == "revoke":
-            services.role_revoke(membership=membership)
+            services.role_revoke(membership=membership, by=request.user)
             messages.success(request, _("%(name)s is a plain member again.") % {"name": membership.member.display_name})
         else:
-            services.membership_end(membership=membership, removed=True)
+            services.membership_end(membership=membership, removed=True, by=request.user)
             messages.success(
                 request,
                 _("%(name)s was removed from %(group)s.")
@@ -388,7 +392,7 @@ def roles(request: HttpRequest, community: Community) -> HttpResponse:
     holders = list(selectors.role_holders(request.user, community=community))
     for membership in holders:
         membership.revocable = membership.role in grantable_roles(request.user, membership.group)
-    shape = selectors.team_shape(community)
+    shape = selectors.team_shape(request.user, community)
     members = shape.get("members", 0)
     target_admins = max(1, round(members * 0.1))
     return render(
@@ -419,30 +423,28 @@ def livecode_list(request: HttpRequest, community: Community) -> HttpResponse:
         if not parents.exists():
             raise PermissionDenied
         if form.is_valid():
-            parent = form.cleaned_data["parent"]
-            attribute = form.cleaned_data["attribute"]
-            prefix = f"{community.hub.name}-{attribute}小群"
-            pool = [
-                child
-                for child in parent.get_children().order_by("lft")
-                if re.fullmatch(rf"{re.escape(prefix)}\d+", child.name) and not child.is_archived
-            ]
-            try:
-                code = services.livecode_create(
-                    community=community,
-                    name=form.cleaned_data["name"],
-                    parent=parent,
-                    attribute=attribute,
-                    kind=form.cleaned_data["kind"],
-                    groups=pool,
-                    join_limit=form.cleaned_data["join_limit"],
-                    max_groups=form.cleaned_data["max_groups"],
-                )
-            except ApplicationError as error:
-                add_application_error(form, error)
+            who = form.cleaned_data["guide"]
+            guide = _member_named(request, community, who) if who else None
+            if who and guide is None:
+                form.add_error("guide", _("No member called “%(who)s” that you can see.") % {"who": who[:50]})
             else:
-                messages.success(request, _("Live code “%(name)s” created.") % {"name": code.name})
-                return redirect("members:livecode", slug=community.slug, pk=code.pk)
+                try:
+                    code = services.livecode_create(
+                        community=community,
+                        name=form.cleaned_data["name"],
+                        parent=form.cleaned_data["parent"],
+                        attribute=form.cleaned_data["attribute"],
+                        kind=form.cleaned_data["kind"],
+                        groups=None,  # the groups already named by the convention for this attribute
+                        join_limit=form.cleaned_data["join_limit"],
+                        max_groups=form.cleaned_data["max_groups"],
+                        guide=guide,
+                    )
+                except ApplicationError as error:
+                    add_application_error(form, error)
+                else:
+                    messages.success(request, _("Live code “%(name)s” created.") % {"name": code.name})
+                    return redirect("members:livecode", slug=community.slug, pk=code.pk)
     codes = selectors.livecodes_for_user(request.user, community=community)
     return render(
         request,
@@ -582,24 +584,22 @@ def rule_remove(request: HttpRequest, community: Community, pk: int, rule_pk: in
     return redirect("members:questionnaire", slug=community.slug, pk=group.pk)
 
 
-def _team_page(request: HttpRequest, community: Community, group: Group, **forms) -> HttpResponse:
-    staff = (
-        Member.objects.filter(memberships__group=group, memberships__status=MembershipStatus.ACTIVE)
-        .exclude(memberships__role=Role.MEMBER)
-        .distinct()
-    )
-    from members.services.people import staff_memberships
+def _staff_members(group: Group):
+    return Member.objects.filter(pk__in=selectors.group_staff(group).values("member_id"))
 
+
+def _team_page(request: HttpRequest, community: Community, group: Group, **forms) -> HttpResponse:
+    team = selectors.group_staff(group)
     return render(
         request,
         "members/team.html",
         {
             "community": community,
             "group": group,
-            "team": staff_memberships(group=group),
-            "has_guide": staff_memberships(group=group).filter(role=Role.GUIDE).exists(),
+            "team": team,
+            "has_guide": team.filter(role=Role.GUIDE).exists(),
             "assessments": group_assessments(group),
-            "assessment_form": forms.get("assessment_form") or AssessmentForm(staff=staff),
+            "assessment_form": forms.get("assessment_form") or AssessmentForm(staff=_staff_members(group)),
             "rotation_form": forms.get("rotation_form") or RotationForm(),
             "can_manage": can(request.user, Capability.MANAGE_MEMBERS, group),
             "welcome_preview": welcome_text(group, _("New member")),
@@ -630,12 +630,7 @@ def team(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
 def assessment_add(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
     group = _group_or_404(request, community, pk)
     _require(request, Capability.MANAGE_MEMBERS, group)
-    staff = (
-        Member.objects.filter(memberships__group=group, memberships__status=MembershipStatus.ACTIVE)
-        .exclude(memberships__role=Role.MEMBER)
-        .distinct()
-    )
-    form = AssessmentForm(request.POST, staff=staff)
+    form = AssessmentForm(request.POST, staff=_staff_members(group))
     if form.is_valid():
         try:
             services.assessment_record(
@@ -655,6 +650,15 @@ def assessment_add(request: HttpRequest, community: Community, pk: int) -> HttpR
     return _team_page(request, community, group, assessment_form=form)
 
 
+def _member_named(request: HttpRequest, community: Community, who: str) -> Member | None:
+    """A member the user may see, by account id or exact name."""
+    who = who.strip()
+    if not who:
+        return None
+    members = selectors.members_for_user(request.user, community=community)
+    return members.filter(handles__external_id=who).first() or members.filter(display_name=who).first()
+
+
 @require_POST
 @community_page
 def guide_assign(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
@@ -668,9 +672,11 @@ def guide_assign(request: HttpRequest, community: Community, pk: int) -> HttpRes
     )
     if member is None:
         messages.error(request, _("No member called “%(who)s” that you can see.") % {"who": who[:50]})
+    elif not can_change_role(request.user, member=member, group=group, role=Role.GUIDE):
+        raise PermissionDenied
     else:
         try:
-            services.role_grant(member=member, group=group, role=Role.GUIDE)
+            services.role_grant(member=member, group=group, role=Role.GUIDE, by=request.user)
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
@@ -687,7 +693,7 @@ def _parse_counts(group: Group, text: str) -> tuple[dict[int, int], list[str]]:
     members = Member.objects.filter(memberships__group=group, memberships__status=MembershipStatus.ACTIVE)
     for line in text.splitlines():
         parts = [part.strip() for part in re.split(r"[,，\t]", line) if part.strip()]
-        if len(parts) != 2 or not parts[1].isdigit():
+        if len(parts) != 2 or not re.fullmatch(r"[0-9]{1,9}", parts[1]):
             if line.strip():
                 unknown.append(line.strip())
             continue

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from pypinyin import lazy_pinyin
@@ -102,6 +104,20 @@ def slug_from_name(name: str) -> str:
     words = lazy_pinyin(name)
     slug = slugify(" ".join(words))[: SLUG_MAX_LENGTH - 4].strip("-")
     return slug or "group"
+
+
+def clean_link(value: str, field: str = "join_link") -> str:
+    """An http(s) address, or nothing: a link shown to newcomers must not run script."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise ApplicationError(_("Enter a link starting with https:// (or http://)."), field=field) from None
+    if len(value) > 500:
+        raise ApplicationError(_("Keep the link to 500 characters."), field=field)
+    return value
 
 
 def clean_time_zone(value: str) -> str:
@@ -294,6 +310,14 @@ def describe_admission_criteria(criteria: dict[str, Any]) -> list[str]:
     if criteria.get("tags"):
         phrases.append(" ".join(f"#{tag}" for tag in criteria["tags"]))
     return phrases
+
+
+# --- Naming convention ----------------------------------------------------------------------
+
+
+def conventional_name_pattern(*, hub_name: str, attribute: str) -> re.Pattern:
+    """``<hub>-<attribute>小群<NN>``; the number is the match's first group."""
+    return re.compile(rf"^{re.escape(f'{hub_name}-{attribute}小群')}(\d+)$")
 
 
 # --- Welcome template -----------------------------------------------------------------------

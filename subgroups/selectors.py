@@ -136,6 +136,11 @@ def join_link_stale(group: Group) -> bool:
     )
 
 
+def fresh_join_link(group: Group) -> str:
+    """The group's join link, unless it is a WeChat QR code old enough to have expired."""
+    return "" if join_link_stale(group) else group.join_link
+
+
 def criteria_phrases(group: Group) -> list[str]:
     return describe_admission_criteria(group.admission_criteria or {})
 

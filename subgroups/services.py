@@ -8,7 +8,6 @@ bulk ``QuerySet.update``, which would bypass mptt entirely.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -255,7 +254,7 @@ def group_update(
     if welcome_template is not _UNSET:
         group.welcome_template = rules.clean_welcome_template(welcome_template)
     if join_link is not _UNSET:
-        join_link = rules.clean_text(join_link, "join_link", max_length=500)
+        join_link = rules.clean_link(join_link)
         if join_link != group.join_link:
             group.join_link, group.join_link_updated_at = join_link, timezone.now() if join_link else None
     group.save()
@@ -333,9 +332,8 @@ def group_propose_name(*, community: Community, attribute: str) -> str:
     if not attribute:
         raise ApplicationError(_("Say what the group is about, e.g. 摄影."), field="attribute")
     rules.check_banned_words(attribute, community.banned_name_words, field="attribute")
-    hub_name = community.hub.name
-    prefix = f"{hub_name}-{attribute}小群"
-    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$")
+    prefix = f"{community.hub.name}-{attribute}小群"
+    pattern = rules.conventional_name_pattern(hub_name=community.hub.name, attribute=attribute)
     numbers = [
         int(match.group(1))
         for existing in Group.objects.filter(community=community, name__startswith=prefix).values_list(

@@ -90,9 +90,6 @@ class Role(models.TextChoices):
     MEMBER = "member", _("Member")
 
 
-STAFF_ROLES = (Role.OWNER, Role.CORE_ADMIN, Role.ADMIN, Role.GUIDE)
-
-
 class MembershipStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     LEFT = "left", _("Left")
@@ -161,6 +158,41 @@ class Membership(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == MembershipStatus.ACTIVE
+
+
+class MembershipEvent(models.Model):
+    """Who changed a membership, when, and why: joins, role changes, departures."""
+
+    class Action(models.TextChoices):
+        JOINED = "joined", _("Joined")
+        ROLE = "role", _("Role changed")
+        LEFT = "left", _("Left")
+        REMOVED = "removed", _("Removed")
+
+    membership = models.ForeignKey(
+        Membership, verbose_name=_("membership"), on_delete=models.CASCADE, related_name="events"
+    )
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    previous_role = models.CharField(_("previous role"), max_length=16, choices=Role.choices, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("membership event")
+        verbose_name_plural = _("membership events")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.membership} · {self.get_action_display()}"
 
 
 class AdminAssessment(models.Model):

@@ -14,8 +14,8 @@ from members.services.funnel import (
 from members.services.livecodes import livecode_create, livecode_join, livecode_scan, livecode_update
 from members.services.people import (
     handle_add,
+    member_by_handle,
     member_create,
-    member_find,
     member_update,
     membership_add,
     membership_end,
@@ -49,8 +49,8 @@ __all__ = [
     "livecode_join",
     "livecode_scan",
     "livecode_update",
+    "member_by_handle",
     "member_create",
-    "member_find",
     "member_update",
     "membership_add",
     "membership_end",

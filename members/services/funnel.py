@@ -26,10 +26,11 @@ from members.models import (
     Member,
     Membership,
     MembershipSource,
+    MembershipStatus,
     Question,
     QuestionKind,
 )
-from members.services.people import handle_add, member_create, member_find, membership_add
+from members.services.people import handle_add, member_by_handle, member_create, membership_add
 from outbox.models import MessageKind, OutboundMessage
 from outbox.services import message_enqueue
 from subgroups.models import DEFAULT_WELCOME_TEMPLATE, Group, GroupKind
@@ -211,9 +212,14 @@ def application_submit(
     external_user_id: str = "",
     answers: dict[str, Any] | None = None,
     ip_address: str | None = None,
+    verified: bool = False,
 ) -> Application:
     """Take an application from the public form or a bot, and decide it at once when a
-    knockout rule or the group's admission criteria say so."""
+    knockout rule or the group's admission criteria say so.
+
+    ``verified``: an authenticated integration vouches for the platform account, so the
+    applicant is that account's member (and tier groups can screen on their purchases). On
+    the public form nobody is anybody yet: typing a member's phone proves nothing."""
     group = Group.objects.select_related("community").get(pk=group.pk)
     if group.is_archived or group.is_hub:
         raise ApplicationError(_("This group does not take applications."))
@@ -228,21 +234,21 @@ def application_submit(
     questions = _questions(group)
     cleaned_answers = answers_clean(questions, answers or {})
 
-    pending = Application.objects.filter(group=group, contact_key=key, status=ApplicationStatus.PENDING).first()
-    if pending is not None:
-        raise ApplicationError(
-            _("You already applied to this group on %(date)s; an admin will answer soon.")
-            % {"date": timezone.localtime(pending.submitted_at).strftime("%Y-%m-%d")},
-            extra={"status_url": reverse("members:application_status", args=[pending.status_token])},
-        )
+    # Limits first, so probing contacts for pending applications costs as much as applying.
     if ip_address and not allow("apply-ip", ip_address, limit=settings.CANOPY_APPLY_LIMIT_PER_IP, window_seconds=3600):
         raise RateLimited(_("Too many applications from your network in the last hour. Please try again later."))
     if not allow("apply-contact", key, limit=settings.CANOPY_APPLY_LIMIT_PER_CONTACT, window_seconds=86400):
         raise RateLimited(_("Too many applications for this contact today. Please try again tomorrow."))
+    if Application.objects.filter(group=group, contact_key=key, status=ApplicationStatus.PENDING).exists():
+        raise ApplicationError(_("An application from this contact is already waiting; an admin will answer soon."))
 
-    member = member_find(
-        community=group.community, phone=phone, email=email, platform=platform, external_id=external_user_id
+    member = (
+        member_by_handle(community=group.community, platform=platform, external_id=external_user_id)
+        if verified
+        else None
     )
+    if member is not None and member.memberships.filter(group=group, status=MembershipStatus.ACTIVE).exists():
+        raise ApplicationError(_("You are already a member of this group."))
     try:
         with transaction.atomic():
             application = Application.objects.create(
@@ -265,7 +271,9 @@ def application_submit(
                 status_token=secrets.token_urlsafe(24),
             )
     except IntegrityError:
-        raise ApplicationError(_("You already applied to this group; an admin will answer soon.")) from None
+        raise ApplicationError(
+            _("An application from this contact is already waiting; an admin will answer soon.")
+        ) from None
 
     verdict = knockout_verdict(questions, cleaned_answers) or criteria_verdict(group, member, city)
     if verdict is not None:
@@ -394,16 +402,20 @@ class Joined:
 
 
 @transaction.atomic
-def invitation_accept(*, token: str, platform: str = "", external_user_id: str = "") -> Joined:
+def invitation_accept(*, token: str, platform: str = "", external_user_id: str = "", verified: bool = False) -> Joined:
     """Use an invitation: the applicant becomes a member of the group (if it has a seat), and
-    the welcome message is queued for the integration. Single use: a second call fails."""
+    the welcome message is queued for the integration. Single use: a second call fails.
+
+    ``verified``: an authenticated integration reports the join from this platform account,
+    which identifies the member (and is added to them). Accepted on the public page, the
+    applicant becomes a new member with the contact they gave."""
     invitation = (
         Invitation.objects.select_for_update(of=("self",))
         .select_related("group", "application")
         .filter(token=token)
         .first()
     )
-    if invitation is None:
+    if invitation is None or invitation.application is None:
         raise ApplicationError(_("This invitation link is not valid."), field="token")
     state = invitation.state
     if state == "accepted":
@@ -414,43 +426,33 @@ def invitation_accept(*, token: str, platform: str = "", external_user_id: str =
         raise ApplicationError(_("This invitation has expired; ask an admin for a new one."), field="token")
 
     group, application = invitation.group, invitation.application
-    platform, external_user_id = rules.clean_handle(platform, external_user_id)
-    if application is not None and not platform:
-        platform, external_user_id = application.platform, application.external_user_id
-    member = application.member if application is not None else None
-    if member is None and application is not None:
-        member = member_find(
-            community=group.community,
-            phone=application.phone,
-            email=application.email,
-            platform=platform,
-            external_id=external_user_id,
-        ) or member_create(
+    platform, external_user_id = rules.clean_handle(platform, external_user_id) if verified else ("", "")
+    member = application.member or member_by_handle(
+        community=group.community, platform=platform, external_id=external_user_id
+    )
+    if member is None:
+        member = member_create(
             community=group.community,
             display_name=application.display_name,
             phone=application.phone,
             email=application.email,
             city=application.city,
         )
-    if member is None:
-        raise ApplicationError(_("This invitation is not linked to anyone."), field="token")
-    if platform and external_user_id:
+    if platform:
         handle_add(member=member, platform=platform, external_id=external_user_id)
+    if member.memberships.filter(group=group, status=MembershipStatus.ACTIVE).exists():
+        raise ApplicationError(_("You are already a member of this group."), field="token")
 
-    membership = membership_add(
-        member=member,
-        group=group,
-        source=MembershipSource.APPLICATION if application is not None else MembershipSource.INVITE,
-    )
+    membership = membership_add(member=member, group=group, source=MembershipSource.APPLICATION)
     Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), membership=membership)
-    if application is not None and application.member_id is None:
+    if application.member_id is None:
         Application.objects.filter(pk=application.pk).update(member=member)
     welcome = message_enqueue(
         group=group,
         kind=MessageKind.WELCOME,
         body=welcome_text(group, member.display_name),
-        recipient_platform=platform or group.platform,
-        recipient_external_id=external_user_id,
+        recipient_platform=platform or application.platform or group.platform,
+        recipient_external_id=external_user_id or application.external_user_id,
         recipient_name=member.display_name,
         dedupe_key=f"welcome:{membership.pk}",
     )

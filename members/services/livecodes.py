@@ -13,11 +13,12 @@ from core.errors import ApplicationError
 from members import rules
 from members.models import LiveCode, LiveCodeGroup, Member, Membership, MembershipSource, MembershipStatus, Role
 from members.services.funnel import welcome_text
-from members.services.people import GroupFull, handle_add, member_create, member_find, membership_add, role_grant
+from members.services.people import GroupFull, member_by_handle, member_create, membership_add, role_grant
 from outbox.models import MessageKind
 from outbox.services import message_enqueue
 from subgroups import services as tree
 from subgroups.models import SUBGROUP_KINDS, WECHAT_QR_MEMBER_LIMIT, Community, Group, GroupStatus, Platform
+from subgroups.rules import conventional_name_pattern
 
 _UNSET: Any = object()
 
@@ -48,15 +49,24 @@ def livecode_create(
     name: str,
     parent: Group,
     attribute: str,
-    groups: list[Group] = (),
+    groups: list[Group] | None = (),
     kind: str = "interest",
     join_limit: int | None = None,
     max_groups: int = 10,
     guide: Member | None = None,
 ) -> LiveCode:
-    """A live code for a pool of sibling groups under ``parent``; new groups open there too."""
+    """A live code for a pool of sibling groups under ``parent``; new groups open there too.
+    ``groups=None`` pools the groups already under ``parent`` named by the convention for
+    ``attribute`` (…-摄影小群01, …-摄影小群02)."""
     name = rules.clean_name(name, field="name")
     attribute = rules.clean_name(attribute, field="attribute")[:40]
+    if groups is None:
+        pattern = conventional_name_pattern(hub_name=community.hub.name, attribute=attribute)
+        groups = [
+            child
+            for child in parent.get_children().order_by("lft")
+            if pattern.match(child.name) and not child.is_archived
+        ]
     groups = list(groups)
     _check_pool(community, parent, groups)
     if kind not in dict(SUBGROUP_KINDS):
@@ -141,12 +151,20 @@ def _open_next_group(code: LiveCode, template: Group | None) -> Group:
 
 @transaction.atomic
 def livecode_join(
-    *, code: LiveCode, display_name: str = "", platform: str = "", external_user_id: str = "", phone: str = ""
+    *,
+    code: LiveCode,
+    display_name: str = "",
+    platform: str = "",
+    external_user_id: str = "",
+    verified: bool = False,
 ) -> Membership:
-    """Seat a newcomer (see ``_seat``) and queue their welcome message."""
-    membership = _seat(
-        code=code, display_name=display_name, platform=platform, external_user_id=external_user_id, phone=phone
-    )
+    """Seat a newcomer (see ``_seat``) and queue their welcome message.
+
+    ``verified``: an authenticated integration vouches for the platform account, which then
+    identifies the member. A scan of the public page always brings a new member."""
+    if not verified:
+        platform, external_user_id = "", ""
+    membership = _seat(code=code, display_name=display_name, platform=platform, external_user_id=external_user_id)
     handle = membership.member.handles.filter(platform=membership.group.platform).first()
     message_enqueue(
         group=membership.group,
@@ -160,9 +178,7 @@ def livecode_join(
     return membership
 
 
-def _seat(
-    *, code: LiveCode, display_name: str = "", platform: str = "", external_user_id: str = "", phone: str = ""
-) -> Membership:
+def _seat(*, code: LiveCode, display_name: str, platform: str, external_user_id: str) -> Membership:
     """Seat one newcomer in the first group of the pool with room, opening the next numbered
     group when every one is full. Joins through one code are serialised by locking the code,
     and each seat is taken with a conditional update, so no group is ever overfilled."""
@@ -170,17 +186,13 @@ def _seat(
     if not code.is_active:
         raise ApplicationError(_("This live code is switched off."))
     platform, external_user_id = rules.clean_handle(platform, external_user_id)
-    phone = rules.clean_phone(phone)
-    member = member_find(community=code.community, phone=phone, platform=platform, external_id=external_user_id)
+    member = member_by_handle(community=code.community, platform=platform, external_id=external_user_id)
     if member is None:
         member = member_create(
             community=code.community,
             display_name=display_name or _("Newcomer"),
-            phone=phone,
             handles=[(platform, external_user_id)] if platform else [],
         )
-    elif platform:
-        handle_add(member=member, platform=platform, external_id=external_user_id)
 
     pool = list(code.pool.select_related("group").order_by("position", "pk"))
     already = Membership.objects.filter(

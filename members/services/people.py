@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +15,7 @@ from members import rules
 from members.models import (
     Member,
     Membership,
+    MembershipEvent,
     MembershipSource,
     MembershipStatus,
     PlatformHandle,
@@ -31,27 +31,28 @@ class GroupFull(ApplicationError):
     """The group has no seat left (or none under the routing limit)."""
 
 
-def member_find(
-    *, community: Community, phone: str = "", email: str = "", platform: str = "", external_id: str = ""
-) -> Member | None:
-    """The community's member with this platform account, else this phone, else this e-mail."""
-    if platform and external_id:
-        handle = (
-            PlatformHandle.objects.filter(community=community, platform=platform, external_id=external_id)
-            .select_related("member")
-            .first()
-        )
-        if handle:
-            return handle.member
-    key = rules.contact_key(phone=phone)
-    if key:
-        tail = key.partition(":")[2]
-        for member in Member.objects.filter(community=community, phone__endswith=tail):
-            if rules.contact_key(phone=member.phone) == key:
-                return member
-    if email:
-        return Member.objects.filter(community=community, email__iexact=email.strip()).first()
-    return None
+def member_by_handle(*, community: Community, platform: str, external_id: str) -> Member | None:
+    """The member with this platform account. Only an account an integration vouches for
+    identifies a person: a phone or e-mail typed into a public form never does."""
+    if not (platform and external_id):
+        return None
+    handle = (
+        PlatformHandle.objects.filter(community=community, platform=platform, external_id=external_id)
+        .select_related("member")
+        .first()
+    )
+    return handle.member if handle else None
+
+
+def _record(membership: Membership, action: str, *, by=None, previous_role: str = "", reason: str = "") -> None:
+    MembershipEvent.objects.create(
+        membership=membership,
+        action=action,
+        role=membership.role,
+        previous_role=previous_role,
+        by=by if by is not None and getattr(by, "is_authenticated", False) else None,
+        reason=reason[:300],
+    )
 
 
 @transaction.atomic
@@ -69,7 +70,10 @@ def member_create(
     notes: str = "",
     user=None,
     handles: Iterable[tuple[str, str]] = (),
+    group: Group | None = None,
+    by=None,
 ) -> Member:
+    """A new member; with ``group``, also put in that group (all or nothing)."""
     member = Member.objects.create(
         community=community,
         display_name=rules.clean_name(display_name),
@@ -85,6 +89,8 @@ def member_create(
     )
     for platform, external_id in handles:
         handle_add(member=member, platform=platform, external_id=external_id)
+    if group is not None:
+        membership_add(member=member, group=group, source=MembershipSource.MANUAL, by=by)
     return member
 
 
@@ -168,6 +174,7 @@ def membership_add(
     live_code=None,
     seat_limit: int | None = None,
     role_until: datetime | None = None,
+    by=None,
 ) -> Membership:
     """Put a member in a group, if it has a seat. A member already active there keeps the
     membership they have (it is returned unchanged)."""
@@ -208,6 +215,7 @@ def membership_add(
     if member.joined_at is None:
         Member.objects.filter(pk=member.pk, joined_at__isnull=True).update(joined_at=now)
         member.joined_at = now
+    _record(membership, MembershipEvent.Action.JOINED, by=by)
     return membership
 
 
@@ -250,7 +258,7 @@ def _ensure_an_owner_remains(membership: Membership) -> None:
 
 
 @transaction.atomic
-def membership_end(*, membership: Membership, removed: bool = False) -> Membership:
+def membership_end(*, membership: Membership, removed: bool = False, by=None, reason: str = "") -> Membership:
     """The member left the group (or an admin removed them). Their seat is freed."""
     membership = Membership.objects.select_for_update().select_related("group").get(pk=membership.pk)
     if not membership.is_active:
@@ -260,6 +268,12 @@ def membership_end(*, membership: Membership, removed: bool = False) -> Membersh
     membership.left_at = timezone.now()
     membership.save(update_fields=["status", "left_at", "updated_at"])
     tree.group_release_seat(group_id=membership.group_id)
+    _record(
+        membership,
+        MembershipEvent.Action.REMOVED if removed else MembershipEvent.Action.LEFT,
+        by=by,
+        reason=reason,
+    )
     return membership
 
 
@@ -271,6 +285,8 @@ def role_grant(
     role: str,
     role_until: datetime | None = None,
     source: str = MembershipSource.MANUAL,
+    by=None,
+    reason: str = "",
 ) -> Membership:
     """Give a member a role on a group (joining them to it if needed). The role covers the
     group's whole subtree."""
@@ -283,24 +299,27 @@ def role_grant(
         .first()
     )
     if membership is None:
-        return membership_add(member=member, group=group, source=source, role=role, role_until=role_until)
-    if membership.role != role:
+        return membership_add(member=member, group=group, source=source, role=role, role_until=role_until, by=by)
+    previous = membership.role
+    if previous != role:
         if role != Role.OWNER:
             _ensure_an_owner_remains(membership)
         membership.role = role
         membership.role_since = timezone.now() if role != Role.MEMBER else None
     membership.role_until = role_until
     membership.save(update_fields=["role", "role_since", "role_until", "updated_at"])
+    if previous != role:
+        _record(membership, MembershipEvent.Action.ROLE, by=by, previous_role=previous, reason=reason)
     return membership
 
 
-def role_revoke(*, membership: Membership) -> Membership:
+def role_revoke(*, membership: Membership, by=None) -> Membership:
     """Back to plain member, still in the group."""
-    return role_grant(member=membership.member, group=membership.group, role=Role.MEMBER)
+    return role_grant(member=membership.member, group=membership.group, role=Role.MEMBER, by=by)
 
 
 @transaction.atomic
-def owner_add(*, community: Community, user) -> Membership:
+def owner_add(*, community: Community, user, by=None) -> Membership:
     """Make a dashboard user an owner of the community (群主 of the hub)."""
     member = Member.objects.filter(community=community, user=user).first()
     if member is None:
@@ -310,13 +329,4 @@ def owner_add(*, community: Community, user) -> Membership:
             email=user.email or "",
             user=user,
         )
-    return role_grant(member=member, group=community.hub, role=Role.OWNER)
-
-
-def staff_memberships(*, group: Group):
-    """Who holds a role on this group itself (not inherited from above)."""
-    return (
-        Membership.objects.filter(group=group, status=MembershipStatus.ACTIVE)
-        .filter(~Q(role=Role.MEMBER))
-        .select_related("member")
-    )
+    return role_grant(member=member, group=community.hub, role=Role.OWNER, by=by)

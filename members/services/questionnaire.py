@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.db import transaction
@@ -110,6 +111,8 @@ def rule_create(*, question: Question, operator: str, value: Any, action: str, r
             value = float(value)
         except (TypeError, ValueError):
             raise ApplicationError(_("Enter a number."), field="value") from None
+        if not math.isfinite(value) or abs(value) > 1e9:
+            raise ApplicationError(_("Enter a number."), field="value")
         value = int(value) if value.is_integer() else value
     else:
         if question.kind != QuestionKind.TEXT or not isinstance(value, str) or not value.strip():

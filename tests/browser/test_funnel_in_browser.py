@@ -106,3 +106,27 @@ def test_rejecting_from_the_queue_needs_a_reason(page: Page, live_server, funnel
     expect(page.locator("tr[data-row]", has_text="周一诺")).to_contain_text("Rejected")
     application = Application.objects.get()
     assert (application.status, application.decision_reason) == (ApplicationStatus.REJECTED, "名额已满，下期再来")
+
+
+def test_bulk_approval_without_reloading(page: Page, live_server, funnel):
+    from members import services
+
+    community, design = funnel
+    design.questions.all().delete()
+    for index, name in enumerate(["甲", "乙", "丙"]):
+        services.application_submit(group=design, display_name=name, phone=f"1390000000{index}")
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("lin")
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/c/{community.slug}/applications/")
+    page.evaluate("window.__notReloaded = true")
+    page.get_by_label("Select 甲").check()
+    page.get_by_label("Select 丙").check()
+    page.get_by_role("button", name="Approve selected").click()
+    expect(page.get_by_text("Approved 2 application(s).")).to_be_visible()
+    assert page.evaluate("window.__notReloaded") is True
+    statuses = dict(Application.objects.values_list("display_name", "status"))
+    assert statuses == {"甲": "approved", "乙": "pending", "丙": "approved"}
+    expect(page.locator("tr[data-row]", has_text="乙")).to_be_visible()
+    expect(page.locator("tr[data-row]", has_text="甲")).to_have_count(0)

@@ -59,23 +59,25 @@ def test_fifty_joins_through_a_live_code_at_the_capacity_boundary():
         community=community, name="活码", parent=parent, attribute="摄影", groups=[first, second], max_groups=5
     )
     for index in range(10):
-        services.livecode_join(code=code, display_name=f"老人{index}", platform="qq", external_user_id=f"old-{index}")
+        services.livecode_join(
+            code=code, display_name=f"老人{index}", platform="qq", external_user_id=f"old-{index}", verified=True
+        )
 
     joined: list[int] = []
     lock = threading.Lock()
 
     def join(index: int) -> None:
-        for newcomer in range(index * 10, index * 10 + 10):
-            membership = services.livecode_join(
-                code=LiveCode.objects.get(pk=code.pk),
-                display_name=f"新人{newcomer}",
-                platform="qq",
-                external_user_id=f"new-{newcomer}",
-            )
-            with lock:
-                joined.append(membership.pk)
+        membership = services.livecode_join(
+            code=LiveCode.objects.get(pk=code.pk),
+            display_name=f"新人{index}",
+            platform="qq",
+            external_user_id=f"new-{index}",
+            verified=True,
+        )
+        with lock:
+            joined.append(membership.pk)
 
-    assert run_at_once(join, threads=5) == []
+    assert run_at_once(join, threads=50) == []
     assert len(joined) == len(set(joined)) == 50
     groups = list(Group.objects.filter(parent=parent).order_by("lft"))
     assert [group.name for group in groups] == ["摄影社群-摄影小群01", "摄影社群-摄影小群02", "摄影社群-摄影小群03"]
@@ -114,3 +116,31 @@ def test_joins_racing_applications_never_overfill_a_group():
     assert run_at_once(accept) == []
     group.refresh_from_db()
     assert len(accepted) == group.member_count == 10 == Membership.objects.filter(group=group, status="active").count()
+
+
+def test_fifty_members_racing_for_thirty_seats_get_exactly_thirty():
+    """No code lock here: only the conditional seat UPDATE stands between 50 joins and a
+    group of 30."""
+    community = CommunityFactory()
+    group = GroupFactory(parent=community.hub, platform=Platform.QQ, capacity=30)
+    from tests.factories import MemberFactory
+
+    members = [MemberFactory(community=community) for _ in range(50)]
+    seated: list[int] = []
+    full: list[int] = []
+    lock = threading.Lock()
+
+    def add(index: int) -> None:
+        try:
+            services.membership_add(member=members[index], group=group, source="manual")
+            with lock:
+                seated.append(index)
+        except services.people.GroupFull:
+            with lock:
+                full.append(index)
+
+    assert run_at_once(add, threads=50) == []
+    group.refresh_from_db()
+    assert len(seated) == 30 and len(full) == 20
+    assert group.member_count == 30 == Membership.objects.filter(group=group, status="active").count()
+    assert group.status == "full"

@@ -190,18 +190,44 @@ class TestApplications:
         assert result == {"approved": 3, "skipped": []}
         assert Application.objects.filter(status=ApplicationStatus.APPROVED).count() == 3
 
-    def test_accepting_an_invitation_through_the_api(self, design, owner, anonymous_api):
+    def test_an_integration_reports_the_join_from_the_platform_account(
+        self, design, owner, subtree_admin, anonymous_api
+    ):
         application = services.application_submit(group=design, display_name="甲", phone="13000000001")
         invitation = services.application_approve(application=application, by=owner)
-        response = anonymous_api.post(
+        payload = {"token": invitation.token, "platform": "wechat", "external_user_id": "wx-jia"}
+        assert anonymous_api.post("/api/v1/invitations/accept/", payload, format="json").status_code == 401
+        response = api_client(subtree_admin).post("/api/v1/invitations/accept/", payload, format="json")
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        assert body["membership"]["group"] == design.pk and "甲" in body["welcome"]
+        member = Membership.objects.get(pk=body["membership"]["id"]).member
+        assert list(member.handles.values_list("external_id", flat=True)) == ["wx-jia"]
+        again = api_client(subtree_admin).post("/api/v1/invitations/accept/", payload, format="json")
+        assert again.status_code == 400
+
+    def test_an_integration_outside_the_group_cannot_use_its_invitations(self, design, owner, sibling_admin):
+        application = services.application_submit(group=design, display_name="甲", phone="13000000001")
+        invitation = services.application_approve(application=application, by=owner)
+        response = api_client(sibling_admin).post(
             "/api/v1/invitations/accept/",
             {"token": invitation.token, "platform": "wechat", "external_user_id": "wx-jia"},
             format="json",
         )
-        assert response.status_code == 200, response.json()
-        body = response.json()
-        assert body["membership"]["group"] == design.pk and "甲" in body["welcome"]
-        assert anonymous_api.post("/api/v1/invitations/accept/", {"token": invitation.token}).status_code == 400
+        assert response.status_code == 404
+
+    def test_an_integration_applies_for_a_platform_account(self, community, owner):
+        gold = GroupFactory(
+            parent=community.hub, name="黄金VIP群", kind="tier", admission_criteria={"min_purchases": 3}
+        )
+        MemberFactory(community=community, purchase_count=5, handles=[("wechat", "wx-gold")])
+        response = api_client(owner).post(
+            "/api/v1/applications/",
+            {"group": gold.pk, "display_name": "老客户", "platform": "wechat", "external_user_id": "wx-gold"},
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["status"] == "approved" and response.json()["invitation"]["state"] == "open"
 
 
 class TestLiveCodes:
@@ -214,14 +240,24 @@ class TestLiveCodes:
         )
         assert response.status_code == 201, response.json()
         slug = response.json()["slug"]
+        bot = api_client(owner)
         seats = [
-            anonymous_api.post(
+            bot.post(
                 f"/api/v1/live-codes/{slug}/resolve/", {"platform": "qq", "external_user_id": f"qq-{n}"}, format="json"
             ).json()["membership"]["group_name"]
-            for n in range(2)
+            for n in (1, 2, 1)
         ]
-        assert seats == ["互联网从业者交流群-摄影小群01", "互联网从业者交流群-摄影小群02"]
-        assert LiveCode.objects.get(slug=slug).scan_count == 2
+        # The same account scanning again keeps its seat.
+        assert seats == [
+            "互联网从业者交流群-摄影小群01",
+            "互联网从业者交流群-摄影小群02",
+            "互联网从业者交流群-摄影小群01",
+        ]
+        assert LiveCode.objects.get(slug=slug).scan_count == 3
+        anonymous = anonymous_api.post(
+            f"/api/v1/live-codes/{slug}/resolve/", {"platform": "qq", "external_user_id": "qq-9"}, format="json"
+        )
+        assert anonymous.status_code == 401
 
     def test_an_admin_cannot_create_codes_that_open_groups(self, design, subtree_admin):
         response = api_client(subtree_admin).post(
@@ -229,5 +265,9 @@ class TestLiveCodes:
         )
         assert response.status_code == 403
 
-    def test_an_unknown_code_is_a_404(self, anonymous_api, db):
-        assert anonymous_api.post("/api/v1/live-codes/nope/resolve/", {}, format="json").status_code == 404
+    def test_an_unknown_or_foreign_code_is_a_404(self, community, design, owner, outsider):
+        code = services.livecode_create(community=community, name="活码", parent=design, attribute="摄影")
+        payload = {"platform": "qq", "external_user_id": "qq-1"}
+        assert api_client(owner).post("/api/v1/live-codes/nope/resolve/", payload, format="json").status_code == 404
+        foreign = api_client(outsider).post(f"/api/v1/live-codes/{code.slug}/resolve/", payload, format="json")
+        assert foreign.status_code == 404

@@ -151,14 +151,25 @@ class TestSubmit:
         gold = GroupFactory(
             parent=community.hub, name="黄金VIP群", kind=GroupKind.TIER, admission_criteria={"min_purchases": 3}
         )
-        MemberFactory(community=community, phone="13900000003", purchase_count=3)
-        MemberFactory(community=community, phone="13900000002", purchase_count=2)
-        approved = submit(gold, phone="13900000003")
-        waiting = submit(gold, phone="13900000002")
-        stranger = submit(gold, phone="13900000009")
+        MemberFactory(community=community, purchase_count=3, handles=[("wechat", "wx-3")])
+        MemberFactory(community=community, purchase_count=2, handles=[("wechat", "wx-2")])
+
+        def apply_as(account):
+            return submit(gold, phone="", platform="wechat", external_user_id=account, verified=True)
+
+        approved, waiting, stranger = apply_as("wx-3"), apply_as("wx-2"), apply_as("wx-9")
         assert approved.status == ApplicationStatus.APPROVED and "3" in approved.decision_reason
         assert waiting.status == ApplicationStatus.PENDING
-        assert stranger.status == ApplicationStatus.PENDING
+        assert stranger.status == ApplicationStatus.PENDING and stranger.member is None
+
+    def test_a_typed_phone_or_account_does_not_make_you_that_member(self, community):
+        """Someone who knows a gold member's phone and account id gets no gold treatment."""
+        gold = GroupFactory(
+            parent=community.hub, name="黄金VIP群", kind=GroupKind.TIER, admission_criteria={"min_purchases": 3}
+        )
+        MemberFactory(community=community, phone="13900000003", purchase_count=9, handles=[("wechat", "wx-3")])
+        impostor = submit(gold, phone="13900000003", platform="wechat", external_user_id="wx-3")
+        assert impostor.status == ApplicationStatus.PENDING and impostor.member is None
 
     def test_region_groups_approve_people_from_their_cities(self, community):
         beijing = GroupFactory(parent=community.hub, kind=GroupKind.REGION, admission_criteria={"cities": ["北京"]})
@@ -170,13 +181,20 @@ class TestSubmit:
             submit(design, phone="")
         assert refused.value.field == "phone"
 
-    def test_a_duplicate_pending_application_is_refused(self, design):
+    def test_a_duplicate_pending_application_is_refused_without_revealing_it(self, design):
         first = submit(design)
         with pytest.raises(ApplicationError) as refused:
             submit(design, phone="+86 138 1234 5678", display_name="别名")
-        assert "already applied" in refused.value.message
-        assert refused.value.extra["status_url"].endswith(f"/{first.status_token}/")
+        assert "already waiting" in refused.value.message
+        assert first.status_token not in str(refused.value.extra)
         assert Application.objects.filter(group=design).count() == 1
+
+    def test_a_member_of_the_group_cannot_apply_to_it_again(self, community, design):
+        member = MemberFactory(community=community, handles=[("wechat", "wx-in")])
+        services.membership_add(member=member, group=design, source="manual")
+        with pytest.raises(ApplicationError) as refused:
+            submit(design, platform="wechat", external_user_id="wx-in", verified=True)
+        assert "already a member" in refused.value.message
 
     def test_after_a_decision_the_same_person_may_apply_again(self, design, owner):
         first = submit(design)
@@ -259,7 +277,9 @@ class TestInvitations:
         tree.group_update(group=design, rules_text="1. 禁止广告", welcome_template="欢迎{name}来到{group}！\n{rules}")
         application = submit(design, platform="wechat", external_user_id="wx-lin", city="上海")
         invitation = services.application_approve(application=application, by=owner)
-        joined = services.invitation_accept(token=invitation.token)
+        joined = services.invitation_accept(
+            token=invitation.token, platform="wechat", external_user_id="wx-lin", verified=True
+        )
         membership = joined.membership
         assert membership.group == design and membership.source == "application" and membership.is_active
         assert membership.member.display_name == "林嘉琪" and membership.member.city == "上海"
@@ -304,11 +324,33 @@ class TestInvitations:
         invitation.refresh_from_db()
         assert invitation.state == "open"
 
-    def test_a_known_member_is_not_duplicated(self, community, design, owner):
-        known = MemberFactory(community=community, phone="13812345678")
+    def test_an_integration_joining_from_a_known_account_reuses_the_member(self, community, design, owner):
+        known = MemberFactory(community=community, handles=[("wechat", "wx-known")])
         invitation = services.application_approve(application=submit(design), by=owner)
-        joined = services.invitation_accept(token=invitation.token)
+        joined = services.invitation_accept(
+            token=invitation.token, platform="wechat", external_user_id="wx-known", verified=True
+        )
         assert joined.membership.member == known
+
+    def test_accepting_on_the_public_page_never_claims_an_account(self, community, design, owner):
+        known = MemberFactory(community=community, phone="13812345678", handles=[("wechat", "wx-known")])
+        invitation = services.application_approve(
+            application=submit(design, platform="wechat", external_user_id="wx-known"), by=owner
+        )
+        joined = services.invitation_accept(token=invitation.token, platform="wechat", external_user_id="wx-known")
+        assert joined.membership.member != known
+        assert not joined.membership.member.handles.exists()
+
+    def test_an_invitation_into_a_group_you_are_in_is_refused(self, community, design, owner):
+        member = MemberFactory(community=community, handles=[("wechat", "wx-in")])
+        application = submit(design)
+        invitation = services.application_approve(application=application, by=owner)
+        services.membership_add(member=member, group=design, source="manual")
+        with pytest.raises(ApplicationError) as refused:
+            services.invitation_accept(
+                token=invitation.token, platform="wechat", external_user_id="wx-in", verified=True
+            )
+        assert "already a member" in refused.value.message
 
 
 class TestWelcome:

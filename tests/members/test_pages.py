@@ -89,7 +89,7 @@ class TestApplyPage:
     def test_a_duplicate_is_shown_on_the_form(self, client, community, design):
         client.post(url("apply", community.slug, design.slug), apply_data(design))
         response = client.post(url("apply", community.slug, design.slug), apply_data(design))
-        assert response.status_code == 400 and b"already applied" in response.content
+        assert response.status_code == 400 and b"already waiting" in response.content
 
     def test_hubs_and_unknown_groups_have_no_form(self, client, community):
         assert client.get(url("apply", community.slug, community.hub.slug)).status_code == 404
@@ -282,13 +282,61 @@ class TestMembersPages:
         membership.refresh_from_db()
         assert membership.status == "removed"
 
-    def test_editing_keeps_personal_data_for_owners(self, community, lin, subtree_admin):
+    def test_editing_keeps_personal_data_and_standing_for_the_hub(self, community, lin, subtree_admin, owner):
         page_client(subtree_admin).post(
             url("member", community.slug, lin.pk),
-            {"display_name": "林嘉琪", "phone": "1", "email": "x@example.org", "city": "杭州", "purchase_count": 2},
+            {
+                "display_name": "林嘉琪",
+                "phone": "1",
+                "email": "x@example.org",
+                "city": "杭州",
+                "purchase_count": 9,
+                "annual_member": "on",
+            },
         )
         lin.refresh_from_db()
-        assert (lin.city, lin.purchase_count, lin.phone, lin.email) == ("杭州", 2, "13812345678", "")
+        assert (lin.city, lin.purchase_count, lin.annual_member, lin.phone, lin.email) == (
+            "杭州",
+            0,
+            False,
+            "13812345678",
+            "",
+        )
+        page_client(owner).post(
+            url("member", community.slug, lin.pk),
+            {"display_name": "林嘉琪", "phone": "13900000000", "city": "杭州", "purchase_count": 9},
+        )
+        lin.refresh_from_db()
+        assert (lin.purchase_count, lin.phone) == (9, "13900000000")
+
+    def test_only_owners_search_by_phone(self, community, lin, subtree_admin, owner):
+        admin_html = page_client(subtree_admin).get(url("members", community.slug), {"q": "5678"}).content.decode()
+        assert "林嘉琪" not in admin_html
+        assert "林嘉琪" in page_client(owner).get(url("members", community.slug), {"q": "5678"}).content.decode()
+
+    def test_the_profile_shows_only_the_admins_part_of_the_member(self, community, lin, coders, subtree_admin, owner):
+        services.membership_add(member=lin, group=coders, source="manual")
+        application = services.application_submit(group=coders, display_name="林嘉琪", phone="13812345678")
+        services.application_reject(application=application, by=owner, reason="技术群只收程序员")
+        html = page_client(subtree_admin).get(url("member", community.slug, lin.pk)).content.decode()
+        assert "设计美学交流群" in html and "程序员技术群" not in html and "只收程序员" not in html
+        assert "程序员技术群" in page_client(owner).get(url("member", community.slug, lin.pk)).content.decode()
+
+    def test_an_admin_cannot_demote_an_owner_below_them(self, community, design, photo, subtree_admin, owner):
+        boss = MemberFactory(community=community, display_name="群主甲")
+        services.role_grant(member=boss, group=photo, role=Role.OWNER)
+        response = page_client(subtree_admin).post(
+            url("membership_add", community.slug, boss.pk), {"group": photo.pk, "role": Role.MEMBER}
+        )
+        assert response.status_code == 403
+        assert Membership.objects.get(member=boss, group=photo).role == Role.OWNER
+
+    def test_role_changes_are_recorded_with_who_did_them(self, community, design, lin, subtree_admin):
+        page_client(subtree_admin).post(
+            url("membership_add", community.slug, lin.pk), {"group": design.pk, "role": "guide"}
+        )
+        html = page_client(subtree_admin).get(url("member", community.slug, lin.pk)).content.decode()
+        assert "Member → Guide in 设计美学交流群, by subtree_admin" in html
 
     def test_the_roles_page_lists_the_team_and_its_shape(self, community, subtree_admin, owner):
         html = page_client(owner).get(url("roles", community.slug)).content.decode()

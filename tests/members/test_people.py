@@ -49,14 +49,12 @@ class TestMembers:
         with pytest.raises(IntegrityError), transaction.atomic():
             PlatformHandle.objects.create(community=community, member=first, platform="qq", external_id="10001")
 
-    def test_members_are_found_by_account_then_phone_then_email(self, community):
-        by_handle = MemberFactory(community=community, phone="", handles=[("wechat", "wx-1")])
-        by_phone = MemberFactory(community=community, phone="13800001111")
-        by_email = MemberFactory(community=community, phone="", email="a@example.org")
-        assert services.member_find(community=community, platform="wechat", external_id="wx-1") == by_handle
-        assert services.member_find(community=community, phone="+86 138 0000 1111") == by_phone
-        assert services.member_find(community=community, email="A@EXAMPLE.ORG") == by_email
-        assert services.member_find(community=community, phone="13900000000") is None
+    def test_members_are_found_by_platform_account_only(self, community, other_community):
+        member = MemberFactory(community=community, handles=[("wechat", "wx-1")])
+        MemberFactory(community=other_community, handles=[("wechat", "wx-2")])
+        assert services.member_by_handle(community=community, platform="wechat", external_id="wx-1") == member
+        assert services.member_by_handle(community=community, platform="qq", external_id="wx-1") is None
+        assert services.member_by_handle(community=community, platform="wechat", external_id="wx-2") is None
 
 
 class TestMemberships:

@@ -266,6 +266,69 @@ API = [
 ]
 
 
+def _status(w: World):
+    from members.models import Application
+
+    return Application.objects.get(pk=w.application).status
+
+
+def _photo(w: World):
+    from subgroups.models import Group
+
+    return Group.objects.get(pk=w.photo)
+
+
+def _membership(w: World):
+    from members.models import Membership
+
+    membership = Membership.objects.get(pk=w.membership)
+    return (membership.status, membership.role)
+
+
+def _lin(w: World):
+    from members.models import Member
+
+    member = Member.objects.get(pk=w.member)
+    return (member.display_name, member.city)
+
+
+def _code_active(w: World):
+    from members.models import LiveCode
+
+    return LiveCode.objects.get(pk=w.code).is_active
+
+
+def _questions(w: World):
+    return _photo(w).questions.count()
+
+
+def _staff(w: World):
+    from members.models import Membership
+
+    return sorted(Membership.objects.filter(group_id=w.photo).values_list("member__display_name", "role"))
+
+
+EFFECTS = {
+    "save settings": lambda w: (
+        __import__("subgroups.models", fromlist=["Community"]).Community.objects.get(slug=w.slug).time_zone
+    ),
+    "archive photo": lambda w: _photo(w).status,
+    "rename photo": lambda w: _photo(w).name,
+    "approve": _status,
+    "reject": _status,
+    "edit member": _lin,
+    "make guide": _membership,
+    "remove": _membership,
+    "switch off code": _code_active,
+    "add question": _questions,
+    "assign guide": _staff,
+    "rotate guides": _staff,
+    "rename group": lambda w: _photo(w).name,
+    "update member": _lin,
+    "end membership": _membership,
+}
+
+
 def _community_id(world: World) -> int:
     from subgroups.models import Community
 
@@ -280,20 +343,121 @@ def _cases(table):
     ]
 
 
+def _assert_effect(name: str, world: World, before, allowed: bool) -> None:
+    """A write happened exactly when the persona was allowed it (a refused write may still
+    redirect, so the status alone proves nothing)."""
+    if name not in EFFECTS:
+        return
+    after = EFFECTS[name](world)
+    if allowed:
+        assert after != before, (name, "should have changed", before)
+    else:
+        assert after == before, (name, "changed although refused", before, after)
+
+
 @pytest.mark.parametrize(("name", "method", "build", "data", "persona", "expected"), _cases(PAGES))
 def test_pages(world, personas, name, method, build, data, persona, expected):
     client = _anonymous() if persona == "anonymous" else page_client(personas[persona])
     data = data(world) if callable(data) else data
+    before = EFFECTS[name](world) if name in EFFECTS else None
     response = (
         getattr(client, method)(build(world), data) if data is not None else getattr(client, method)(build(world))
     )
     assert response.status_code == expected, (name, persona, response.status_code)
     if expected == LOGIN and persona == "anonymous":
         assert response["Location"].startswith("/login/")
+    _assert_effect(name, world, before, allowed=expected == 302 and persona != "anonymous")
 
 
 @pytest.mark.parametrize(("name", "method", "build", "data", "persona", "expected"), _cases(API))
 def test_api(world, personas, name, method, build, data, persona, expected):
     client = APIClient() if persona == "anonymous" else api_client(personas[persona])
+    before = EFFECTS[name](world) if name in EFFECTS else None
     response = getattr(client, method)(build(world), data or {}, format="json")
     assert response.status_code == expected, (name, persona, response.status_code, response.content[:200])
+    _assert_effect(name, world, before, allowed=expected in (200, 201))
+
+
+# --- Lists: everyone gets 200, but sees only their part ---------------------------------------
+
+LISTS = {
+    "/api/v1/groups/": lambda w: {"摄影群"},
+    "/api/v1/members/": lambda w: {"林嘉琪"},
+    "/api/v1/applications/": lambda w: {"申请人"},
+    "/api/v1/live-codes/": lambda w: {"摄影活码"},
+}
+SEES = {"owner": True, "subtree_admin": True, "sibling_admin": False, "member": False, "outsider": False}
+
+
+def _names(body) -> set[str]:
+    return {item.get("name") or item.get("display_name") for item in body["results"]}
+
+
+@pytest.mark.parametrize("url", list(LISTS))
+@pytest.mark.parametrize("persona", list(SEES))
+def test_lists_show_only_what_the_persona_may_see(world, personas, url, persona):
+    response = api_client(personas[persona]).get(url, {"page_size": 500})
+    assert response.status_code == 200
+    names = _names(response.json())
+    expected = LISTS[url](world)
+    assert expected <= names if SEES[persona] else not (expected & names), (persona, url, names)
+
+
+def test_anonymous_lists_are_401(world):
+    for url in LISTS:
+        assert APIClient().get(url).status_code == 401
+
+
+# --- The public endpoints need no login, and the integration ones do ---------------------------
+
+
+def test_public_endpoints(world, personas, community, photo):
+    anonymous = APIClient()
+    questions = anonymous.get(f"/api/v1/public/groups/{community.slug}/{photo.slug}/questions/")
+    assert questions.status_code == 200
+    submitted = anonymous.post(
+        "/api/v1/public/applications/",
+        {"community": community.slug, "group": photo.slug, "display_name": "路人", "phone": "13700000000"},
+        format="json",
+    )
+    assert submitted.status_code == 201
+    assert anonymous.post("/api/v1/invitations/accept/", {"token": "x"}, format="json").status_code == 401
+    assert anonymous.post("/api/v1/applications/", {}, format="json").status_code == 401
+
+
+# --- Writes whose answer is the same for everyone, but whose effect is not --------------------
+
+
+@pytest.mark.parametrize("persona", list(SEES))
+def test_bulk_approval_only_touches_what_the_persona_reviews(world, personas, persona):
+    response = api_client(personas[persona]).post(
+        "/api/v1/applications/bulk-approve/", {"ids": [world.application]}, format="json"
+    )
+    assert response.status_code == 200
+    assert (_status(world) == "approved") is SEES[persona]
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("owner", 201), ("subtree_admin", 201), ("sibling_admin", 400), ("member", 400), ("outsider", 400)],
+)
+def test_giving_a_role_through_the_api(world, personas, persona, expected):
+    response = api_client(personas[persona]).post(
+        "/api/v1/memberships/", {"member": world.member, "group": world.photo, "role": "guide"}, format="json"
+    )
+    assert response.status_code == expected
+    assert (_membership(world)[1] == "guide") is (expected == 201)
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("owner", 201), ("subtree_admin", 403), ("sibling_admin", 400), ("member", 400), ("outsider", 400)],
+)
+def test_creating_a_live_code_through_the_api(world, personas, persona, expected):
+    from members.models import LiveCode
+
+    response = api_client(personas[persona]).post(
+        "/api/v1/live-codes/", {"name": "新活码", "parent": world.design, "attribute": "读书"}, format="json"
+    )
+    assert response.status_code == expected
+    assert LiveCode.objects.filter(name="新活码").exists() is (expected == 201)
