@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 from dotenv import load_dotenv
@@ -172,6 +173,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("CANOPY_TREE_CHECK_SECONDS", 6 * 3600, minimum=60),
     },
     "expire-roles": {"task": "members.tasks.expire_roles", "schedule": 3600},
+    "deliver-webhooks": {"task": "outbox.tasks.deliver_due", "schedule": 15},
+    "run-content-calendar": {"task": "content.tasks.run_calendar", "schedule": 60},
+    "draft-digests": {
+        "task": "content.tasks.draft_digests",
+        "schedule": crontab(hour=env_int("CANOPY_DIGEST_HOUR", 9, minimum=0), minute=0, day_of_week="mon"),
+    },
 }
 
 # --- Auth, sessions, security ---------------------------------------------------------------
@@ -304,6 +311,9 @@ CANOPY_INVITATION_DAYS = env_int("CANOPY_INVITATION_DAYS", 7, minimum=1)
 # How many reverse proxies (that append to X-Forwarded-For) stand in front of Canopy; 0 when
 # clients connect directly. Rate limits per address read the client's address through them.
 CANOPY_TRUSTED_PROXY_HOPS = env_int("CANOPY_TRUSTED_PROXY_HOPS", 0, minimum=0)
+# Webhooks may go to loopback and private addresses (a local bot in development); never in
+# production unless you mean it.
+CANOPY_WEBHOOK_ALLOW_PRIVATE = env_bool("CANOPY_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
 # Anti-spam on the public application form: submissions per IP per hour, per contact per day.
 CANOPY_APPLY_LIMIT_PER_IP = env_int("CANOPY_APPLY_LIMIT_PER_IP", 10, minimum=1)
 CANOPY_APPLY_LIMIT_PER_CONTACT = env_int("CANOPY_APPLY_LIMIT_PER_CONTACT", 3, minimum=1)

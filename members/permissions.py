@@ -111,6 +111,25 @@ def grantable_roles(user, group: Group) -> list[str]:
     return roles
 
 
+def can_final_review(user, group: Group) -> bool:
+    """Final review of posts (群主终审) is an owner's: an owner role on the group or above it."""
+    return _active(user) and (user.is_superuser or _owner_of(user, group))
+
+
+def groups_owned(user) -> QuerySet[Group]:
+    """Groups on which the user holds the owner role, with their subtrees."""
+    if not _active(user):
+        return Group.objects.none()
+    if user.is_superuser:
+        return Group.objects.all()
+    owning = Group.objects.filter(
+        pk__in=Membership.objects.filter(member__user=user, status=MembershipStatus.ACTIVE, role=Role.OWNER).values(
+            "group_id"
+        )
+    ).only("community_id", "tree_id", "lft", "rght")
+    return Group.objects.filter(_subtrees(owning))
+
+
 def roles_offered(user, community: Community) -> list[str]:
     """The roles worth offering in a form: those the user may give on some group."""
     if not groups_where(user, Capability.MANAGE_MEMBERS).filter(community=community).exists():

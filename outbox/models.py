@@ -5,8 +5,11 @@ messages, content writes pushes and digests, analytics writes recall messages. I
 collect and acknowledge them (the delivery API arrives with the content release).
 """
 
+import secrets
+
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from subgroups.models import Community, Group, Platform
@@ -47,8 +50,14 @@ class OutboundMessage(models.Model):
     )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
-    available_at = models.DateTimeField(_("send after"), auto_now_add=True)
+    available_at = models.DateTimeField(
+        _("send after"), default=timezone.now, help_text=_("Also the end of a webhook attempt's lease, and of a retry's wait.")
+    )
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    delivered_via = models.ForeignKey(
+        "outbox.Integration", verbose_name=_("delivered by"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -64,3 +73,31 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.recipient_name or self.group or self.community}"
+
+
+def _secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Integration(models.Model):
+    """A bot that delivers a community's messages. With a webhook URL, Canopy pushes each
+    message to it, signed with HMAC-SHA256 over the body using ``secret``; without one, the bot
+    polls ``/api/v1/outbox/`` with its token and acknowledges each delivery."""
+
+    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    platform = models.CharField(
+        _("platform"), max_length=16, choices=Platform.choices, blank=True, help_text=_("Empty: every platform.")
+    )
+    webhook_url = models.URLField(_("webhook URL"), blank=True)
+    secret = models.CharField(_("signing secret"), max_length=64, default=_secret)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("integration")
+        verbose_name_plural = _("integrations")
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,9 +1,30 @@
+"""Queueing messages, and getting them delivered: by polling bots that acknowledge each one,
+or by signed webhooks retried with backoff."""
+
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+import hashlib
+import hmac
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from functools import partial
 
-from outbox.models import OutboundMessage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from outbox.models import Integration, MessageStatus, OutboundMessage
 from subgroups.models import Group
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(seconds=60)  # how long one webhook attempt may hold a message
+TIMEOUT_SECONDS = 10
 
 
 def message_enqueue(
@@ -24,7 +45,7 @@ def message_enqueue(
             return existing
     try:
         with transaction.atomic():
-            return OutboundMessage.objects.create(
+            message = OutboundMessage.objects.create(
                 community_id=group.community_id,
                 group=group,
                 kind=kind,
@@ -38,3 +59,221 @@ def message_enqueue(
         if dedupe_key:
             return OutboundMessage.objects.get(dedupe_key=dedupe_key)
         raise
+    if Integration.objects.filter(community_id=group.community_id, is_active=True).exclude(webhook_url="").exists():
+        from outbox.tasks import deliver_message
+
+        transaction.on_commit(partial(deliver_message.delay, message.pk))
+    return message
+
+
+def message_ack(*, message: OutboundMessage, delivered: bool = True, error: str = "") -> OutboundMessage:
+    """An integration says it delivered the message (or could not). Saying it twice is harmless:
+    a delivered message stays delivered."""
+    if delivered:
+        OutboundMessage.objects.filter(pk=message.pk).exclude(status=MessageStatus.DELIVERED).update(
+            status=MessageStatus.DELIVERED, delivered_at=timezone.now(), last_error=""
+        )
+    else:
+        OutboundMessage.objects.filter(pk=message.pk, status=MessageStatus.PENDING).update(
+            status=MessageStatus.FAILED, last_error=error[:2000]
+        )
+    message.refresh_from_db()
+    return message
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256 over ``<timestamp>.<body>``: what receivers check."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300) -> bool:
+    """For receivers (and the tests): a valid, fresh signature."""
+    try:
+        fresh = abs(time.time() - int(timestamp)) <= tolerance
+    except ValueError:
+        return False
+    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def payload(message: OutboundMessage) -> dict:
+    group = message.group
+    return {
+        "id": message.pk,
+        "kind": message.kind,
+        "community": message.community_id,
+        "group": {
+            "id": group.pk,
+            "name": group.name,
+            "platform": group.platform,
+            "external_id": group.external_id,
+        }
+        if group
+        else None,
+        "recipient": {
+            "platform": message.recipient_platform,
+            "external_id": message.recipient_external_id,
+            "name": message.recipient_name,
+        },
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def _integration_for(message: OutboundMessage) -> Integration | None:
+    platform = message.recipient_platform or (message.group.platform if message.group else "")
+    return (
+        Integration.objects.filter(community_id=message.community_id, is_active=True)
+        .exclude(webhook_url="")
+        .filter(Q(platform="") | Q(platform=platform))
+        .order_by("-platform", "pk")  # a platform's own integration before the catch-all
+        .first()
+    )
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
+
+
+def _claim(message_id: int) -> bool:
+    """Take a message for one attempt: only one worker wins, and the lease lets a crashed
+    worker's message be retried once it runs out."""
+    now = timezone.now()
+    return (
+        OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.PENDING, available_at__lte=now).update(
+            available_at=now + LEASE, attempts=F("attempts") + 1
+        )
+        == 1
+    )
+
+
+def webhook_deliver(*, message_id: int) -> str:
+    """One delivery attempt. Returns what happened: delivered, retry, failed or skipped."""
+    if not _claim(message_id):
+        return "skipped"
+    message = OutboundMessage.objects.select_related("group").get(pk=message_id)
+    integration = _integration_for(message)
+    from django.conf import settings
+
+    if integration is not None and not settings.CANOPY_WEBHOOK_ALLOW_PRIVATE and _private_host(integration.webhook_url):
+        integration = None  # the address moved somewhere it must not go
+    if integration is None:
+        # Nobody to push to: leave it for polling, as if never claimed.
+        OutboundMessage.objects.filter(pk=message_id).update(available_at=timezone.now(), attempts=F("attempts") - 1)
+        return "skipped"
+    body = json.dumps(payload(message), ensure_ascii=False).encode()
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(
+        integration.webhook_url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Canopy-Webhook/1",
+            "X-Canopy-Delivery": str(message.pk),
+            "X-Canopy-Timestamp": timestamp,
+            "X-Canopy-Signature": sign(integration.secret, timestamp, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - operator's URL
+            ok = 200 <= response.status < 300
+            error = "" if ok else f"HTTP {response.status}"
+    except urllib.error.HTTPError as failure:
+        ok, error = False, f"HTTP {failure.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as failure:
+        ok, error = False, f"{failure.__class__.__name__}: {failure}"[:500]
+    if ok:
+        OutboundMessage.objects.filter(pk=message_id).update(
+            status=MessageStatus.DELIVERED, delivered_at=timezone.now(), delivered_via=integration, last_error=""
+        )
+        return "delivered"
+    message.refresh_from_db(fields=["attempts"])
+    if message.attempts >= MAX_ATTEMPTS:
+        OutboundMessage.objects.filter(pk=message_id).update(status=MessageStatus.FAILED, last_error=error)
+        logger.warning("outbox message %s failed after %s attempts: %s", message_id, message.attempts, error)
+        return "failed"
+    OutboundMessage.objects.filter(pk=message_id).update(
+        available_at=timezone.now() + _backoff(message.attempts), last_error=error
+    )
+    return "retry"
+
+
+def due_for_webhooks(*, limit: int = 200) -> list[int]:
+    """Pending messages whose time has come, in communities that have a webhook."""
+    communities = (
+        Integration.objects.filter(is_active=True).exclude(webhook_url="").values("community_id").distinct()
+    )
+    return list(
+        OutboundMessage.objects.filter(
+            status=MessageStatus.PENDING, available_at__lte=timezone.now(), community_id__in=communities
+        )
+        .order_by("available_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+# --- Integrations ---------------------------------------------------------------------------
+
+
+def _private_host(url: str) -> bool:
+    """Does the URL's host resolve to a loopback, private or link-local address? Webhooks
+    there would let a community's owner reach this server's own network."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False  # unresolvable now: delivery will fail and retry
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            return True
+    return False
+
+
+def _clean_webhook(url: str) -> str:
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+    from django.utils.translation import gettext as _
+
+    from core.errors import ApplicationError
+
+    url = (url or "").strip()
+    if not url:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ApplicationError(_("Enter a webhook address starting with https://."), field="webhook_url") from None
+    if not settings.CANOPY_WEBHOOK_ALLOW_PRIVATE and _private_host(url):
+        raise ApplicationError(_("Webhooks go to public addresses only."), field="webhook_url")
+    return url
+
+
+@transaction.atomic
+def integration_create(*, community, name: str, platform: str = "", webhook_url: str = "") -> Integration:
+    from django.utils.translation import gettext as _
+
+    from core.errors import ApplicationError
+    from subgroups.models import Platform
+
+    name = " ".join((name or "").split())
+    if not name or len(name) > 100:
+        raise ApplicationError(_("Give the integration a name."), field="name")
+    if platform and platform not in Platform.values:
+        raise ApplicationError(_("Unknown platform."), field="platform")
+    return Integration.objects.create(
+        community=community, name=name, platform=platform or "", webhook_url=_clean_webhook(webhook_url)
+    )
+
+
+def integration_delete(*, integration: Integration) -> None:
+    integration.delete()

@@ -29,6 +29,19 @@
         }
       };
     },
+    mix: function (canvas, data) {
+      return {
+        type: "bar",
+        data: {
+          labels: data.labels,
+          datasets: [
+            { label: canvas.dataset.labelActual, data: data.actual, backgroundColor: "#2f7d4f" },
+            { label: canvas.dataset.labelTarget, data: data.target, backgroundColor: "#d9e7dd" }
+          ]
+        },
+        options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true, max: 100 } }, plugins: { legend: { position: "bottom" } } }
+      };
+    },
     kinds: function (canvas, data) {
       return {
         type: "doughnut",

@@ -1,0 +1,1 @@
+"""Every write about content. Import from the submodules."""
