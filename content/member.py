@@ -23,9 +23,12 @@ def my_posts(request):
     """Every post of the logged-in person, in any community they are a member of, and a form to
     post in their groups."""
     members = Member.objects.filter(user=request.user)
-    groups = Group.objects.filter(
-        memberships__member__in=members, memberships__status=MembershipStatus.ACTIVE
-    ).exclude(status=GroupStatus.ARCHIVED).distinct().order_by("community_id", "tree_id", "lft")
+    groups = (
+        Group.objects.filter(memberships__member__in=members, memberships__status=MembershipStatus.ACTIVE)
+        .exclude(status=GroupStatus.ARCHIVED)
+        .distinct()
+        .order_by("community_id", "tree_id", "lft")
+    )
     form = PostForm(request.POST or None, groups=groups, staff=False)
     if request.method == "POST" and form.is_valid():
         group = form.cleaned_data["group"]
@@ -42,7 +45,9 @@ def my_posts(request):
         except ApplicationError as error:
             add_application_error(form, error)
         else:
-            messages.success(request, _("“%(title)s”: %(status)s.") % {"title": post.title, "status": post.get_status_display()})
+            messages.success(
+                request, _("“%(title)s”: %(status)s.") % {"title": post.title, "status": post.get_status_display()}
+            )
             return redirect("content:my_posts")
     mine = Post.objects.filter(author__in=members).select_related("group").prefetch_related("steps")
     return render(

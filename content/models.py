@@ -201,7 +201,12 @@ class ReviewStep(models.Model):
     stage = models.CharField(_("stage"), max_length=16, choices=ReviewStage.choices)
     decision = models.CharField(_("decision"), max_length=16, choices=ReviewDecision.choices)
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     note = models.TextField(_("note"), blank=True)
     at = models.DateTimeField(_("when"), default=timezone.now)
@@ -218,7 +223,9 @@ class ReviewStep(models.Model):
 class ContentSettings(models.Model):
     """A group's content settings."""
 
-    group = models.OneToOneField(Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="content_settings")
+    group = models.OneToOneField(
+        Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="content_settings"
+    )
     skip_review = models.BooleanField(
         _("publish without review"), default=False, help_text=_("Posts the word check passes are published at once.")
     )
@@ -265,7 +272,11 @@ class MemberFlag(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     note = models.TextField(_("note"), blank=True)
@@ -302,7 +313,11 @@ class ModerationFlag(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
 
@@ -341,7 +356,11 @@ class Digest(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("published by"), on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
 
@@ -389,6 +408,9 @@ class ScheduleRun(models.Model):
         verbose_name = _("schedule run")
         verbose_name_plural = _("schedule runs")
         constraints = [models.UniqueConstraint(fields=["schedule", "day"], name="schedule_runs_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} · {self.day:%Y-%m-%d}"
 
 
 class MatchMode(models.TextChoices):

@@ -74,8 +74,10 @@ def digests_for(user, community: Community) -> QuerySet[Digest]:
 
 
 def schedules_for(user, community: Community) -> QuerySet[Schedule]:
-    return Schedule.objects.filter(group__in=visible_groups(user, community)).select_related("group").order_by(
-        "time", "pk"
+    return (
+        Schedule.objects.filter(group__in=visible_groups(user, community))
+        .select_related("group")
+        .order_by("time", "pk")
     )
 
 

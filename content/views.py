@@ -98,14 +98,18 @@ def first_review(request: HttpRequest, community: Community, pk: int) -> HttpRes
     form.is_valid()
     try:
         posts.post_first_review(
-            post=post, by=request.user, approve=request.POST.get("decision") == "approve",
+            post=post,
+            by=request.user,
+            approve=request.POST.get("decision") == "approve",
             note=form.cleaned_data.get("note", ""),
         )
     except ApplicationError as error:
         messages.error(request, error.message)
         if request.htmx:
             return render(
-                request, "content/_review_row.html", {"community": community, "post": post, "error": error.message},
+                request,
+                "content/_review_row.html",
+                {"community": community, "post": post, "error": error.message},
                 status=400,
             )
     return _after_review(request, community, post)
@@ -121,13 +125,18 @@ def final_review(request: HttpRequest, community: Community, pk: int) -> HttpRes
     form.is_valid()
     try:
         posts.post_final_review(
-            post=post, by=request.user, decision=request.POST.get("decision", ""), note=form.cleaned_data.get("note", "")
+            post=post,
+            by=request.user,
+            decision=request.POST.get("decision", ""),
+            note=form.cleaned_data.get("note", ""),
         )
     except ApplicationError as error:
         messages.error(request, error.message)
         if request.htmx:
             return render(
-                request, "content/_review_row.html", {"community": community, "post": post, "error": error.message},
+                request,
+                "content/_review_row.html",
+                {"community": community, "post": post, "error": error.message},
                 status=400,
             )
     return _after_review(request, community, post)
@@ -172,9 +181,13 @@ def post_new(request: HttpRequest, community: Community) -> HttpResponse:
         except ApplicationError as error:
             add_application_error(form, error)
         else:
-            messages.success(request, _("“%(title)s”: %(status)s.") % {"title": post.title, "status": post.get_status_display()})
+            messages.success(
+                request, _("“%(title)s”: %(status)s.") % {"title": post.title, "status": post.get_status_display()}
+            )
             return redirect("content:post", slug=community.slug, pk=post.pk)
-    return render(request, "content/post_new.html", {"community": community, "form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "content/post_new.html", {"community": community, "form": form}, status=400 if form.errors else 200
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -196,7 +209,8 @@ def post_detail(request: HttpRequest, community: Community, pk: int) -> HttpResp
             "community": community,
             "post": post,
             "steps": post.steps.select_related("by"),
-            "can_first": post.status == PostStatus.FIRST_REVIEW and can(request.user, Capability.MANAGE_CONTENT, post.group),
+            "can_first": post.status == PostStatus.FIRST_REVIEW
+            and can(request.user, Capability.MANAGE_CONTENT, post.group),
             "can_final": can_final_review(request.user, post.group),
         },
     )
@@ -291,8 +305,13 @@ def words(request: HttpRequest, community: Community) -> HttpResponse:
             except UnicodeDecodeError:
                 form.add_error("file", _("Save the file as UTF-8 text."))
                 return _words_page(request, community, import_form=form)
-            report = lexicon.words_import(community=community, text=text, fmt=fmt, category=form.cleaned_data["category"])
-            messages.success(request, _("Imported: %(added)d new, %(updated)d updated.") % {"added": report.added, "updated": report.updated})
+            report = lexicon.words_import(
+                community=community, text=text, fmt=fmt, category=form.cleaned_data["category"]
+            )
+            messages.success(
+                request,
+                _("Imported: %(added)d new, %(updated)d updated.") % {"added": report.added, "updated": report.updated},
+            )
             for error in report.errors[:10]:
                 messages.warning(request, error)
     except ApplicationError as error:
@@ -349,7 +368,11 @@ def digest_list(request: HttpRequest, community: Community) -> HttpResponse:
             messages.warning(request, _("No featured posts in the sub-groups this past week."))
         else:
             return redirect("content:digest", slug=community.slug, pk=digest.pk)
-    return render(request, "content/digest_list.html", {"community": community, "digests": selectors.digests_for(request.user, community)})
+    return render(
+        request,
+        "content/digest_list.html",
+        {"community": community, "digests": selectors.digests_for(request.user, community)},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -477,8 +500,12 @@ def auto_replies(request: HttpRequest, community: Community) -> HttpResponse:
     return render(
         request,
         "content/auto_replies.html",
-        {"community": community, "rules": selectors.auto_replies_for(request.user, community), "form": form,
-         "can_manage": groups.exists()},
+        {
+            "community": community,
+            "rules": selectors.auto_replies_for(request.user, community),
+            "form": form,
+            "can_manage": groups.exists(),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -496,7 +523,9 @@ def welcome(request: HttpRequest, community: Community, pk: int) -> HttpResponse
         template = form.cleaned_data["welcome_template"]
         if request.POST.get("action") == "preview":
             preview_group = Group(name=group.name, rules=group.rules, welcome_template=template)
-            return render(request, "content/_welcome_preview.html", {"preview": welcome_text(preview_group, _("New member"))})
+            return render(
+                request, "content/_welcome_preview.html", {"preview": welcome_text(preview_group, _("New member"))}
+            )
         _require(request, Capability.MANAGE_CONTENT, group)
         try:
             tree_services.group_update(group=group, welcome_template=template)
@@ -560,9 +589,10 @@ def integrations(request: HttpRequest, community: Community) -> HttpResponse:
         {
             "community": community,
             "integrations": Integration.objects.filter(community=community),
-            "outbox": OutboundMessage.objects.filter(community=community).select_related("group").order_by("-created_at")[:50],
+            "outbox": OutboundMessage.objects.filter(community=community)
+            .select_related("group")
+            .order_by("-created_at")[:50],
             "form": form,
         },
         status=400 if form.errors else 200,
     )
-

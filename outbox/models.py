@@ -51,11 +51,17 @@ class OutboundMessage(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     available_at = models.DateTimeField(
-        _("send after"), default=timezone.now, help_text=_("Also the end of a webhook attempt's lease, and of a retry's wait.")
+        _("send after"),
+        default=timezone.now,
+        help_text=_("Also the end of a webhook attempt's lease, and of a retry's wait."),
     )
     delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
     delivered_via = models.ForeignKey(
-        "outbox.Integration", verbose_name=_("delivered by"), on_delete=models.SET_NULL, null=True, blank=True,
+        "outbox.Integration",
+        verbose_name=_("delivered by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -17,7 +17,9 @@ _UNSET: Any = object()
 
 
 @transaction.atomic
-def auto_reply_create(*, group: Group, keyword: str, reply: str, match: str = MatchMode.CONTAINS, priority: int = 0) -> AutoReply:
+def auto_reply_create(
+    *, group: Group, keyword: str, reply: str, match: str = MatchMode.CONTAINS, priority: int = 0
+) -> AutoReply:
     keyword = " ".join((keyword or "").split())
     if not keyword or len(keyword) > 100 or has_invalid_characters(keyword) or not normalize_word(keyword):
         raise ApplicationError(_("A keyword is 1 to 100 characters with a letter or digit."), field="keyword")
@@ -47,6 +49,8 @@ def auto_reply_find(*, group: Group, text: str) -> AutoReply | None:
     order = {ancestor.pk: depth for depth, ancestor in enumerate(chain)}
     for rule in sorted(rules, key=lambda rule: (order[rule.group_id], -rule.priority, rule.pk)):
         keyword = normalize_word(rule.keyword)
-        if (rule.match == MatchMode.EXACT and message == keyword) or (rule.match == MatchMode.CONTAINS and keyword in message):
+        if (rule.match == MatchMode.EXACT and message == keyword) or (
+            rule.match == MatchMode.CONTAINS and keyword in message
+        ):
             return rule
     return None

@@ -82,7 +82,11 @@ def calendar_run(*, now: datetime | None = None) -> int:
             with transaction.atomic():
                 run = ScheduleRun.objects.create(schedule=schedule, day=local.date())
                 post = post_submit(
-                    group=schedule.group, author=None, kind=schedule.kind, title=schedule.title, body=schedule.body,
+                    group=schedule.group,
+                    author=None,
+                    kind=schedule.kind,
+                    title=schedule.title,
+                    body=schedule.body,
                     source=PostSource.CALENDAR,
                 )
                 ScheduleRun.objects.filter(pk=run.pk).update(post=post)
@@ -98,7 +102,9 @@ class Slot:
     schedule: Schedule
 
 
-def upcoming(*, community: Community, schedules: QuerySet[Schedule], days: int = 21, now: datetime | None = None) -> list[Slot]:
+def upcoming(
+    *, community: Community, schedules: QuerySet[Schedule], days: int = 21, now: datetime | None = None
+) -> list[Slot]:
     """The pushes of the coming ``days``, in the community's time zone."""
     local_now = _local_now(community, now or timezone.now())
     zone = zoneinfo.ZoneInfo(community.time_zone)
@@ -132,7 +138,7 @@ def content_mix(*, groups: QuerySet[Group], days: int = 30, now: datetime | None
         .annotate(n=Count("pk"))
         .values_list("kind", "n")
     )
-    counts: Counter[str] = Counter({name: 0 for name in MIX_TARGET})
+    counts: Counter[str] = Counter(dict.fromkeys(MIX_TARGET, 0))
     for kind, number in by_kind.items():
         if kind in MIX_GROUP:
             counts[MIX_GROUP[kind]] += number

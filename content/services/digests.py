@@ -32,7 +32,10 @@ def digest_draft(*, community: Community, period_start: date, period_end: date) 
     since, until = _bounds(community, period_start, period_end)
     posts = list(
         Post.objects.filter(
-            community=community, status=PostStatus.PUBLISHED, featured=True, published_at__gte=since,
+            community=community,
+            status=PostStatus.PUBLISHED,
+            featured=True,
+            published_at__gte=since,
             published_at__lt=until,
         )
         .exclude(group__kind=GroupKind.HUB)
@@ -54,7 +57,10 @@ def digest_draft(*, community: Community, period_start: date, period_end: date) 
     try:
         with transaction.atomic():
             digest = Digest.objects.create(
-                community=community, period_start=period_start, period_end=period_end, title=title,
+                community=community,
+                period_start=period_start,
+                period_end=period_end,
+                title=title,
                 body="\n".join(lines),
             )
             digest.posts.set(posts)
@@ -100,8 +106,13 @@ def digest_publish(*, digest: Digest, by) -> Post:
         raise ApplicationError(_("This digest is already published."))
     digest.refresh_from_db()
     post = post_submit(
-        group=digest.community.hub, author=None, kind=PostKind.DIGEST, title=digest.title, body=digest.body,
-        source=PostSource.DIGEST, by=by,
+        group=digest.community.hub,
+        author=None,
+        kind=PostKind.DIGEST,
+        title=digest.title,
+        body=digest.body,
+        source=PostSource.DIGEST,
+        by=by,
     )
     Digest.objects.filter(pk=digest.pk).update(published_post=post)
     return post

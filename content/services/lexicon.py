@@ -27,8 +27,11 @@ _SHIPPED = Path(__file__).resolve().parent.parent / "lexicon"
 def default_entries() -> tuple[Entry, ...]:
     """Canopy's shipped list (content/lexicon/default.csv)."""
     entries = []
-    for row in csv.reader(line for line in (_SHIPPED / "default.csv").read_text(encoding="utf-8").splitlines()
-                          if line.strip() and not line.startswith("#")):
+    for row in csv.reader(
+        line
+        for line in (_SHIPPED / "default.csv").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ):
         category, word, *rest = (cell.strip() for cell in row)
         entries.append(Entry(word, category, rest[0] if rest and rest[0] else CATEGORY_ACTION[category]))
     return tuple(entries)
@@ -115,7 +118,9 @@ def allowed_remove(*, allowed: AllowedTerm) -> None:
 @transaction.atomic
 def lexicon_update(*, community: Community, use_default_list: bool) -> Lexicon:
     lexicon_for(community)
-    Lexicon.objects.filter(community=community).update(use_default_list=bool(use_default_list), version=F("version") + 1)
+    Lexicon.objects.filter(community=community).update(
+        use_default_list=bool(use_default_list), version=F("version") + 1
+    )
     return Lexicon.objects.get(community=community)
 
 
@@ -144,7 +149,14 @@ def words_import(*, community: Community, text: str, fmt: str, category: str = W
             cells = [cell.strip() for cell in row]
             if not cells or not any(cells) or cells[0].startswith("#") or cells[0].lower() == "word":
                 continue
-            rows.append((number, cells[0], cells[1] if len(cells) > 1 and cells[1] else category, cells[2] if len(cells) > 2 else ""))
+            rows.append(
+                (
+                    number,
+                    cells[0],
+                    cells[1] if len(cells) > 1 and cells[1] else category,
+                    cells[2] if len(cells) > 2 else "",
+                )
+            )
     added = updated = 0
     errors: list[str] = []
     seen: set[str] = set()

@@ -39,8 +39,36 @@ WARNINGS_BEFORE_FLAG = 3
 WARNING_WINDOW = timedelta(days=30)
 
 _TAGS = {
-    "p", "br", "hr", "strong", "em", "b", "i", "u", "s", "del", "blockquote", "code", "pre",
-    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "a", "img", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "hr",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "del",
+    "blockquote",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"}}
 
@@ -63,7 +91,11 @@ def _clean(title: str, body: str, kind: str, *, allowed_kinds) -> tuple[str, str
     if not title or len(title) > 200 or has_invalid_characters(title):
         raise ApplicationError(_("A title is 1 to 200 printable characters."), field="title")
     body = (body or "").strip()
-    if not body or len(body) > 20_000 or has_invalid_characters(body.replace("\n", "").replace("\r", "").replace("\t", "")):
+    if (
+        not body
+        or len(body) > 20_000
+        or has_invalid_characters(body.replace("\n", "").replace("\r", "").replace("\t", ""))
+    ):
         raise ApplicationError(_("The post needs a body of at most 20,000 printable characters."), field="body")
     if kind not in allowed_kinds:
         raise ApplicationError(
@@ -74,8 +106,14 @@ def _clean(title: str, body: str, kind: str, *, allowed_kinds) -> tuple[str, str
 
 def _hits_json(hits: list[Hit]) -> list[dict]:
     return [
-        {"word": hit.word, "category": hit.category, "action": hit.action, "start": hit.start, "end": hit.end,
-         "matched": hit.matched}
+        {
+            "word": hit.word,
+            "category": hit.category,
+            "action": hit.action,
+            "start": hit.start,
+            "end": hit.end,
+            "matched": hit.matched,
+        }
         for hit in hits
     ]
 
@@ -143,13 +181,28 @@ def post_submit(
     if action == WordAction.BLOCK:
         post.status = PostStatus.BLOCKED
         post.save(update_fields=["status", "updated_at"])
-        _step(post, ReviewStage.CHECK, ReviewDecision.BLOCKED, note=_("Blocked words: %(words)s") % {"words": "、".join(words)})
+        _step(
+            post,
+            ReviewStage.CHECK,
+            ReviewDecision.BLOCKED,
+            note=_("Blocked words: %(words)s") % {"words": "、".join(words)},
+        )
         return post
     if action == WordAction.REVIEW:
-        _step(post, ReviewStage.CHECK, ReviewDecision.TO_REVIEW, note=_("Words to review: %(words)s") % {"words": "、".join(words)})
+        _step(
+            post,
+            ReviewStage.CHECK,
+            ReviewDecision.TO_REVIEW,
+            note=_("Words to review: %(words)s") % {"words": "、".join(words)},
+        )
         return post
     if action == WordAction.WARN:
-        _step(post, ReviewStage.CHECK, ReviewDecision.WARNED, note=_("Uncivil words: %(words)s") % {"words": "、".join(words)})
+        _step(
+            post,
+            ReviewStage.CHECK,
+            ReviewDecision.WARNED,
+            note=_("Uncivil words: %(words)s") % {"words": "、".join(words)},
+        )
         if author is not None:
             warning_record(member=author, group=group, words=words, post=post)
     else:
@@ -190,9 +243,11 @@ def post_published(post: Post) -> None:
         dedupe_key=f"post:{post.pk}",
     )
     if post.kind == PostKind.ANNOUNCEMENT and post.group.kind == GroupKind.HUB:
-        for group in Group.objects.filter(
-            community_id=post.community_id, transition_ends_at__gt=timezone.now()
-        ).exclude(status=GroupStatus.ARCHIVED).exclude(pk=post.group_id):
+        for group in (
+            Group.objects.filter(community_id=post.community_id, transition_ends_at__gt=timezone.now())
+            .exclude(status=GroupStatus.ARCHIVED)
+            .exclude(pk=post.group_id)
+        ):
             message_enqueue(
                 group=group,
                 kind=MessageKind.ANNOUNCEMENT,
@@ -218,7 +273,10 @@ def post_first_review(*, post: Post, by, approve: bool, note: str = "") -> Post:
     if not approve and not note:
         raise ApplicationError(_("Say why, so the author understands."), field="note")
     target = PostStatus.FINAL_REVIEW if approve else PostStatus.REJECTED
-    if Post.objects.filter(pk=post.pk, status=PostStatus.FIRST_REVIEW).update(status=target, updated_at=timezone.now()) != 1:
+    if (
+        Post.objects.filter(pk=post.pk, status=PostStatus.FIRST_REVIEW).update(status=target, updated_at=timezone.now())
+        != 1
+    ):
         raise _decided_already(post)
     post.refresh_from_db()
     _step(post, ReviewStage.FIRST, ReviewDecision.APPROVED if approve else ReviewDecision.REJECTED, by=by, note=note)
@@ -254,5 +312,7 @@ def post_feature(*, post: Post, featured: bool, by) -> Post:
 
 @transaction.atomic
 def content_settings_update(*, group: Group, skip_review: bool) -> ContentSettings:
-    settings, _created = ContentSettings.objects.update_or_create(group=group, defaults={"skip_review": bool(skip_review)})
+    settings, _created = ContentSettings.objects.update_or_create(
+        group=group, defaults={"skip_review": bool(skip_review)}
+    )
     return settings
