@@ -5,7 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from community import views
+from content import api as content_api
 from members import api as members_api
+from outbox import api as outbox_api
 from subgroups import api as subgroups_api
 from subgroups import views as subgroups_views
 
@@ -16,6 +18,16 @@ router.register("members", members_api.MemberViewSet, basename="member")
 router.register("memberships", members_api.MembershipViewSet, basename="membership")
 router.register("applications", members_api.ApplicationViewSet, basename="application")
 router.register("live-codes", members_api.LiveCodeViewSet, basename="livecode")
+router.register("posts", content_api.PostViewSet, basename="post")
+router.register("moderation-flags", content_api.ModerationFlagViewSet, basename="moderationflag")
+router.register("member-flags", content_api.MemberFlagViewSet, basename="memberflag")
+router.register("lexicon-words", content_api.LexiconEntryViewSet, basename="lexiconentry")
+router.register("allowed-terms", content_api.AllowedTermViewSet, basename="allowedterm")
+router.register("digests", content_api.DigestViewSet, basename="digest")
+router.register("schedules", content_api.ScheduleViewSet, basename="schedule")
+router.register("auto-replies", content_api.AutoReplyViewSet, basename="autoreply")
+router.register("integrations", content_api.IntegrationViewSet, basename="integration")
+router.register("outbox", outbox_api.OutboxViewSet, basename="outbox")
 
 public_api = [
     path("public/applications/", members_api.ApplicationSubmitView.as_view(), name="api-apply"),
@@ -26,6 +38,21 @@ public_api = [
     ),
     path("invitations/accept/", members_api.InvitationAcceptView.as_view(), name="api-invitation-accept"),
     path("live-codes/<slug:slug>/resolve/", members_api.LiveCodeResolveView.as_view(), name="api-livecode-resolve"),
+    path("moderation/scan/", content_api.MessageScanView.as_view(), name="api-moderation-scan"),
+    path("groups/<int:pk>/auto-reply/", content_api.AutoReplyAskView.as_view(), name="api-auto-reply"),
+    path("groups/<int:pk>/content-settings/", content_api.ContentSettingsView.as_view(), name="api-content-settings"),
+    path("communities/<int:community>/lexicon/", content_api.LexiconView.as_view(), name="api-lexicon"),
+    path("communities/<int:community>/lexicon/scan/", content_api.LexiconScanView.as_view(), name="api-lexicon-scan"),
+    path(
+        "communities/<int:community>/lexicon/import/",
+        content_api.LexiconImportView.as_view(),
+        name="api-lexicon-import",
+    ),
+    path(
+        "communities/<int:community>/lexicon/export/",
+        content_api.LexiconExportView.as_view(),
+        name="api-lexicon-export",
+    ),
 ]
 
 urlpatterns = [

@@ -103,7 +103,10 @@ class IntegrationForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     platform = forms.ChoiceField(label=_("Platform"), required=False)
     webhook_url = forms.URLField(
-        label=_("Webhook URL"), required=False, help_text=_("Empty: the bot polls /api/v1/outbox/ instead.")
+        assume_scheme="https",
+        label=_("Webhook URL"),
+        required=False,
+        help_text=_("Empty: the bot polls /api/v1/outbox/ instead."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

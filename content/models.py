@@ -121,6 +121,10 @@ MIX_GROUP = {
 }
 
 
+# What a schedule may push: anything but a digest (digests come from the content cycle).
+SCHEDULE_KINDS = [choice for choice in PostKind.choices if choice[0] != PostKind.DIGEST]
+
+
 class PostStatus(models.TextChoices):
     BLOCKED = "blocked", _("Blocked")
     FIRST_REVIEW = "first_review", _("Waiting for first review")
@@ -192,6 +196,14 @@ class ReviewDecision(models.TextChoices):
     PUBLISHED = "published", _("Published")
     FEATURED = "featured", _("Published as featured")
     REJECTED = "rejected", _("Rejected")
+
+
+# What an owner's final review decides.
+FINAL_DECISIONS = [
+    (ReviewDecision.PUBLISHED.value, ReviewDecision.PUBLISHED.label),
+    (ReviewDecision.FEATURED.value, ReviewDecision.FEATURED.label),
+    (ReviewDecision.REJECTED.value, ReviewDecision.REJECTED.label),
+]
 
 
 class ReviewStep(models.Model):

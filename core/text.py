@@ -14,6 +14,11 @@ def has_invalid_characters(text: str) -> bool:
     return any(unicodedata.category(char) in _INVALID_CATEGORIES for char in text)
 
 
+def has_invalid_multiline_characters(text: str) -> bool:
+    """Like ``has_invalid_characters``, but line breaks and tabs are fine (bodies, replies)."""
+    return any(unicodedata.category(char) in _INVALID_CATEGORIES and char not in "\n\r\t" for char in text)
+
+
 def json_has_invalid_text(value: Any) -> bool:
     """True when any string in a decoded JSON value (keys included) has invalid characters."""
     if isinstance(value, str):

@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
 from functools import partial
+from urllib.parse import urlparse
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from core.errors import ApplicationError
 from outbox.models import Integration, MessageStatus, OutboundMessage
-from subgroups.models import Group
+from subgroups.models import Group, Platform
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +142,16 @@ def _integration_for(message: OutboundMessage) -> Integration | None:
     )
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook answers where it was asked: following a redirect could lead anywhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
@@ -156,8 +174,6 @@ def webhook_deliver(*, message_id: int) -> str:
         return "skipped"
     message = OutboundMessage.objects.select_related("group").get(pk=message_id)
     integration = _integration_for(message)
-    from django.conf import settings
-
     if integration is not None and not settings.CANOPY_WEBHOOK_ALLOW_PRIVATE and _private_host(integration.webhook_url):
         integration = None  # the address moved somewhere it must not go
     if integration is None:
@@ -179,7 +195,7 @@ def webhook_deliver(*, message_id: int) -> str:
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             ok = 200 <= response.status < 300
             error = "" if ok else f"HTTP {response.status}"
     except urllib.error.HTTPError as failure:
@@ -220,10 +236,6 @@ def due_for_webhooks(*, limit: int = 200) -> list[int]:
 def _private_host(url: str) -> bool:
     """Does the URL's host resolve to a loopback, private or link-local address? Webhooks
     there would let a community's owner reach this server's own network."""
-    import ipaddress
-    import socket
-    from urllib.parse import urlparse
-
     host = urlparse(url).hostname or ""
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
@@ -236,14 +248,7 @@ def _private_host(url: str) -> bool:
     return False
 
 
-def _clean_webhook(url: str) -> str:
-    from django.conf import settings
-    from django.core.exceptions import ValidationError
-    from django.core.validators import URLValidator
-    from django.utils.translation import gettext as _
-
-    from core.errors import ApplicationError
-
+def clean_webhook(url: str) -> str:
     url = (url or "").strip()
     if not url:
         return ""
@@ -258,18 +263,13 @@ def _clean_webhook(url: str) -> str:
 
 @transaction.atomic
 def integration_create(*, community, name: str, platform: str = "", webhook_url: str = "") -> Integration:
-    from django.utils.translation import gettext as _
-
-    from core.errors import ApplicationError
-    from subgroups.models import Platform
-
     name = " ".join((name or "").split())
     if not name or len(name) > 100:
         raise ApplicationError(_("Give the integration a name."), field="name")
     if platform and platform not in Platform.values:
         raise ApplicationError(_("Unknown platform."), field="platform")
     return Integration.objects.create(
-        community=community, name=name, platform=platform or "", webhook_url=_clean_webhook(webhook_url)
+        community=community, name=name, platform=platform or "", webhook_url=clean_webhook(webhook_url)
     )
 
 

@@ -3,6 +3,7 @@ content mix against the 70/20/10 target."""
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
@@ -17,20 +18,22 @@ from django.utils.translation import gettext as _
 from content.models import MIX_GROUP, MIX_TARGET, Post, PostKind, PostSource, PostStatus, Schedule, ScheduleRun
 from content.services.posts import post_submit
 from core.errors import ApplicationError
-from core.text import has_invalid_characters
+from core.text import has_invalid_characters, has_invalid_multiline_characters
 from subgroups.models import Community, Group, GroupStatus
+
+logger = logging.getLogger(__name__)
 
 _UNSET: Any = object()
 
 
-def _clean(kind: str, title: str, body: str, weekdays: Any, at: Any) -> tuple[str, str, str, list[int], time]:
+def schedule_clean(kind: str, title: str, body: str, weekdays: Any, at: Any) -> tuple[str, str, str, list[int], time]:
     if kind not in PostKind.values or kind == PostKind.DIGEST:
         raise ApplicationError(_("Choose what kind of post this is."), field="kind")
     title = " ".join((title or "").split())
     if not title or len(title) > 200 or has_invalid_characters(title):
         raise ApplicationError(_("A title is 1 to 200 printable characters."), field="title")
     body = (body or "").strip()
-    if not body or len(body) > 20_000:
+    if not body or len(body) > 20_000 or has_invalid_multiline_characters(body):
         raise ApplicationError(_("The post needs a body of at most 20,000 printable characters."), field="body")
     if (
         not isinstance(weekdays, (list, tuple))
@@ -45,17 +48,38 @@ def _clean(kind: str, title: str, body: str, weekdays: Any, at: Any) -> tuple[st
 
 @transaction.atomic
 def schedule_create(*, group: Group, kind: str, title: str, body: str, weekdays: list[int], at: time) -> Schedule:
-    kind, title, body, weekdays, at = _clean(kind, title, body, weekdays, at)
+    kind, title, body, weekdays, at = schedule_clean(kind, title, body, weekdays, at)
     return Schedule.objects.create(
         community_id=group.community_id, group=group, kind=kind, title=title, body=body, weekdays=weekdays, time=at
     )
 
 
 @transaction.atomic
-def schedule_update(*, schedule: Schedule, is_active: bool = _UNSET) -> Schedule:
+def schedule_update(
+    *,
+    schedule: Schedule,
+    is_active: bool = _UNSET,
+    kind: str = _UNSET,
+    title: str = _UNSET,
+    body: str = _UNSET,
+    weekdays: list[int] = _UNSET,
+    at: time = _UNSET,
+) -> Schedule:
+    """Pause, resume or rewrite a schedule. A push already made today stays made."""
+    given = {"kind": kind, "title": title, "body": body, "weekdays": weekdays, "at": at}
+    if any(value is not _UNSET for value in given.values()):
+        current = {
+            "kind": schedule.kind,
+            "title": schedule.title,
+            "body": schedule.body,
+            "weekdays": schedule.weekdays,
+            "at": schedule.time,
+        }
+        merged = {name: current[name] if value is _UNSET else value for name, value in given.items()}
+        schedule.kind, schedule.title, schedule.body, schedule.weekdays, schedule.time = schedule_clean(**merged)
     if is_active is not _UNSET:
         schedule.is_active = bool(is_active)
-        schedule.save(update_fields=["is_active"])
+    schedule.save()
     return schedule
 
 
@@ -92,6 +116,9 @@ def calendar_run(*, now: datetime | None = None) -> int:
                 ScheduleRun.objects.filter(pk=run.pk).update(post=post)
         except IntegrityError:
             continue  # already pushed today
+        except ApplicationError as error:  # e.g. the group was archived a moment ago
+            logger.warning("schedule %s not pushed: %s", schedule.pk, error.message)
+            continue
         created += 1
     return created
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from content.models import Digest, DigestStatus, Post, PostKind, PostSource, PostStatus
 from content.services.posts import post_submit
 from core.errors import ApplicationError
-from core.text import has_invalid_characters
+from core.text import has_invalid_characters, has_invalid_multiline_characters
 from subgroups.models import Community, GroupKind
 
 
@@ -89,7 +89,7 @@ def digest_update(*, digest: Digest, title: str, body: str) -> Digest:
     if not title or len(title) > 200 or has_invalid_characters(title):
         raise ApplicationError(_("A title is 1 to 200 printable characters."), field="title")
     body = (body or "").strip()
-    if not body or len(body) > 20_000:
+    if not body or len(body) > 20_000 or has_invalid_multiline_characters(body):
         raise ApplicationError(_("The digest needs a body of at most 20,000 characters."), field="body")
     digest.title, digest.body = title, body
     digest.save(update_fields=["title", "body"])

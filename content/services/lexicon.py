@@ -53,7 +53,7 @@ def _bump(community: Community) -> None:
     Lexicon.objects.filter(community=community).update(version=F("version") + 1)
 
 
-def _clean_word(word: str, field: str = "word") -> str:
+def clean_word(word: str, field: str = "word") -> str:
     word = " ".join((word or "").split())
     if not word or len(word) > 100 or has_invalid_characters(word):
         raise ApplicationError(_("A word is 1 to 100 printable characters."), field=field)
@@ -81,7 +81,7 @@ def _clean_action(action: str) -> str:
 @transaction.atomic
 def word_add(*, community: Community, word: str, category: str, action: str = "") -> LexiconEntry:
     """Add a word, or change the category and action of one already listed."""
-    word, category, action = _clean_word(word), _clean_category(category), _clean_action(action)
+    word, category, action = clean_word(word), _clean_category(category), _clean_action(action)
     entry, _created = LexiconEntry.objects.update_or_create(
         community=community, word=word, defaults={"category": category, "action": action}
     )
@@ -98,7 +98,7 @@ def word_remove(*, entry: LexiconEntry) -> None:
 
 @transaction.atomic
 def allowed_add(*, community: Community, term: str) -> AllowedTerm:
-    term = _clean_word(term, field="term")
+    term = clean_word(term, field="term")
     try:
         with transaction.atomic():
             allowed, _created = AllowedTerm.objects.get_or_create(community=community, term=term)
@@ -164,7 +164,7 @@ def words_import(*, community: Community, text: str, fmt: str, category: str = W
         if not word or word.startswith("#"):
             continue
         try:
-            word = _clean_word(word)
+            word = clean_word(word)
             row_category, action = _clean_category(row_category), _clean_action(action)
         except ApplicationError as error:
             errors.append(_("Line %(line)d: %(error)s") % {"line": number, "error": error.message})

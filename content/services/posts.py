@@ -28,7 +28,7 @@ from content.models import (
 from content.services.lexicon import text_scan
 from content.words import Hit, strongest
 from core.errors import ApplicationError
-from core.text import has_invalid_characters
+from core.text import has_invalid_characters, has_invalid_multiline_characters
 from members.models import Member, MembershipStatus
 from outbox.models import MessageKind
 from outbox.services import message_enqueue
@@ -91,11 +91,7 @@ def _clean(title: str, body: str, kind: str, *, allowed_kinds) -> tuple[str, str
     if not title or len(title) > 200 or has_invalid_characters(title):
         raise ApplicationError(_("A title is 1 to 200 printable characters."), field="title")
     body = (body or "").strip()
-    if (
-        not body
-        or len(body) > 20_000
-        or has_invalid_characters(body.replace("\n", "").replace("\r", "").replace("\t", ""))
-    ):
+    if not body or len(body) > 20_000 or has_invalid_multiline_characters(body):
         raise ApplicationError(_("The post needs a body of at most 20,000 printable characters."), field="body")
     if kind not in allowed_kinds:
         raise ApplicationError(
