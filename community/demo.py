@@ -8,13 +8,14 @@ Everything is generated from a fixed seed, so every machine gets the same demo.
 from __future__ import annotations
 
 import random
+import zoneinfo
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from members import services as people
 from members.models import Application, Member, PlatformHandle, Role
@@ -318,6 +319,116 @@ def _create_funnel(community: Community, members: list[Member], rng: random.Rand
             )
 
 
+_DEMO_POSTS = (
+    # group, kind, title, body, what happens to it
+    (
+        "程序员技术群",
+        "knowledge",
+        "用 Django 做 Celery 定时任务的三个坑",
+        "1. 时区\n2. 幂等\n3. 重试与退避",
+        "featured",
+    ),
+    ("产品经理研讨群", "knowledge", "需求评审清单（附模板）", "评审前先对齐**目标**、**指标**和**边界**。", "featured"),
+    ("运营增长实战群", "news", "本周行业动态速递", "- 某平台上线社群分层功能\n- 私域运营报告发布", "published"),
+    ("设计美学交流群", "topic", "话题：你最喜欢的一个 App 图标", "说说理由，附截图更好。", "featured"),
+    (
+        "程序员技术群",
+        "fun",
+        "周五摸鱼：程序员冷笑话",
+        "为什么程序员分不清万圣节和圣诞节？因为 Oct 31 = Dec 25。",
+        "published",
+    ),
+    ("产品经理研讨群", "emotional", "转行做产品一年的感受", "累，但值得。谢谢群里各位的帮助。", "published"),
+    ("运营增长实战群", "knowledge", "社群活跃度怎么算", "发言人数 ÷ 群成员数，按周看趋势。", "final"),
+    ("程序员技术群", "news", "新人福利", "加微信领取内推资料包", "first"),
+    ("设计美学交流群", "topic", "配色讨论", "这配色也太脑残了吧，大家怎么看？", "first"),
+    ("产品经理研讨群", "knowledge", "原型工具对比", "Figma、Axure 和墨刀各有所长。", "first"),
+    ("运营增长实战群", "fun", "副业推荐", "代开发票，量大从优", "submit"),
+)
+
+
+def _create_content(community: Community, reviewer) -> None:
+    """Posts at every stage of review, featured posts and last week's digest, the content
+    calendar, auto-replies, a few flagged chat messages and a polling integration."""
+    from content.models import PostKind, PostStatus, ReviewDecision, WordCategory
+    from content.services import autoreply, calendar, digests, lexicon, moderation, posts
+    from outbox.services import integration_create
+
+    groups = {group.name: group for group in Group.objects.filter(community=community)}
+    hub = community.hub
+    lexicon.word_add(community=community, word="竞品社群宝", category=WordCategory.COMPETITOR)
+    lexicon.allowed_add(community=community, term="脑残粉")
+    now = timezone.now()
+    zone = zoneinfo.ZoneInfo(community.time_zone)
+    local_today = timezone.localdate(now, timezone=zone)
+    last_monday = local_today - timedelta(days=local_today.weekday() + 7)
+    for index, (group_name, kind, title, body, fate) in enumerate(_DEMO_POSTS):
+        group = groups[group_name]
+        author = Member.objects.filter(memberships__group=group, memberships__role=Role.MEMBER).order_by("pk")[index]
+        post = posts.post_submit(group=group, author=author, kind=kind, title=title, body=body)
+        if post.status == PostStatus.FIRST_REVIEW and fate in ("final", "published", "featured"):
+            post = posts.post_first_review(post=post, by=reviewer, approve=True, note="内容扎实")
+        if post.status == PostStatus.FINAL_REVIEW and fate in ("published", "featured"):
+            decision = ReviewDecision.FEATURED if fate == "featured" else ReviewDecision.PUBLISHED
+            post = posts.post_final_review(post=post, by=reviewer, decision=decision)
+        # Published posts fall in last week (which gets its digest); the queues show their ages.
+        if post.published_at:
+            when = datetime.combine(last_monday + timedelta(days=index % 7), time(10 + index), zone)
+            type(post).objects.filter(pk=post.pk).update(created_at=when - timedelta(hours=5), published_at=when)
+        else:
+            type(post).objects.filter(pk=post.pk).update(created_at=now - timedelta(hours=3 + 19 * index))
+    posts.post_submit(
+        group=hub,
+        author=None,
+        kind=PostKind.ANNOUNCEMENT,
+        title="群规更新",
+        body="本周起，广告一律移出；欢迎大家去兴趣小群深入交流。",
+        source="staff",
+        by=reviewer,
+    )
+    digests.digest_draft(community=community, period_start=last_monday, period_end=last_monday + timedelta(days=7))
+
+    calendar.schedule_create(
+        group=hub,
+        kind=PostKind.KNOWLEDGE,
+        title="干货分享",
+        body="本期干货：见群公告。",
+        weekdays=[1, 3],
+        at=time(20, 0),
+    )
+    calendar.schedule_create(
+        group=hub, kind=PostKind.TOPIC, title="话题日", body="今天聊聊：你的职业规划。", weekdays=[2], at=time(20, 0)
+    )
+    calendar.schedule_create(
+        group=groups["程序员技术群"],
+        kind=PostKind.FUN,
+        title="周五轻松一刻",
+        body="分享一个让你笑出声的 bug。",
+        weekdays=[4],
+        at=time(21, 0),
+    )
+    autoreply.auto_reply_create(group=hub, keyword="群规", reply=community.hub.rules, match="contains", priority=10)
+    autoreply.auto_reply_create(group=hub, keyword="资料", reply="资料合集见群公告第 3 条。", match="contains")
+    autoreply.auto_reply_create(
+        group=groups["程序员技术群"], keyword="内推", reply="内推请私信管理员，附简历。", match="contains", priority=5
+    )
+    for index, (group_name, text) in enumerate(
+        (
+            ("程序员技术群", "有需要代开发票的私聊我"),
+            ("产品经理研讨群", "你是不是脑残啊"),
+            ("运营增长实战群", "试试竞品社群宝，比这好用"),
+        )
+    ):
+        moderation.message_scan(
+            group=groups[group_name],
+            platform=groups[group_name].platform,
+            external_message_id=f"demo-message-{index}",
+            text=text,
+            author_external_id=f"{community.slug}-{index + 10:05d}",
+        )
+    integration_create(community=community, name="演示机器人（轮询）")
+
+
 def _ensure_user(username: str, password: str, *, superuser: bool) -> tuple[Any, bool]:
     User = get_user_model()
     user = User.objects.filter(username=username).first()
@@ -365,6 +476,8 @@ def seed_demo(*, with_logins: bool, reset: bool = False) -> dict[str, int]:
             report["groups"] += _create_group(community.hub, group_spec, members, rng)
         if spec.slug == "internet-pros":
             _create_funnel(community, members, rng)
+            with translation.override("zh-hans"):  # the digest and mirrored announcements read Chinese
+                _create_content(community, operator)
         report["communities"] += 1
         report["members"] += Member.objects.filter(community=community).count()
     return report

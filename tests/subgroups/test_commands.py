@@ -63,6 +63,20 @@ class TestSeedDemo:
         assert [g.admission_criteria["stage"] for g in stages] == ["newcomer", "intensive", "sprint", "alumni"]
         assert selectors.tree_problems() == []
 
+    def test_it_shows_content_at_every_stage(self):
+        from content.models import Digest, ModerationFlag, Post, PostStatus, Schedule
+        from outbox.models import MessageKind, OutboundMessage
+
+        run("seed_demo")
+        statuses = set(Post.objects.values_list("status", flat=True))
+        assert {PostStatus.FIRST_REVIEW, PostStatus.FINAL_REVIEW, PostStatus.PUBLISHED, PostStatus.BLOCKED} <= statuses
+        digest = Digest.objects.get()
+        assert digest.posts.count() >= 1 and all(post.featured for post in digest.posts.all())
+        assert "本周" in digest.body  # drafted in the community's language
+        assert Schedule.objects.filter(weekdays=[1, 3]).exists()
+        assert set(ModerationFlag.objects.values_list("action", flat=True)) == {"block", "review", "warn"}
+        assert OutboundMessage.objects.filter(kind=MessageKind.INSTRUCTION).count() == 1
+
     def test_running_it_twice_changes_nothing(self):
         from django.apps import apps
 
@@ -71,7 +85,7 @@ class TestSeedDemo:
             models = [
                 model
                 for model in apps.get_models()
-                if model._meta.app_label in {"subgroups", "members", "outbox", "auth"}
+                if model._meta.app_label in {"subgroups", "members", "content", "outbox", "auth"}
             ]
             return {model.__name__: list(model.objects.order_by("pk").values()) for model in models}
 
