@@ -3,6 +3,8 @@ digests, the content calendar and keyword auto-replies."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -39,13 +41,15 @@ CATEGORY_ACTION = {
 
 class Lexicon(models.Model):
     """A community's word list settings, and the version stamp its compiled automaton is
-    cached under: every change to its words bumps ``version``."""
+    cached under: every change to its words bumps ``version`` and draws a new ``stamp`` (unique
+    across databases and reused ids, so a cache never mistakes one lexicon for another)."""
 
     community = models.OneToOneField(
         Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="lexicon"
     )
     use_default_list = models.BooleanField(_("use Canopy's default list"), default=True)
     version = models.PositiveIntegerField(_("version"), default=1)
+    stamp = models.UUIDField(_("stamp"), default=uuid.uuid4, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import uuid
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -50,7 +51,7 @@ def lexicon_for(community: Community) -> Lexicon:
 
 def _bump(community: Community) -> None:
     lexicon_for(community)
-    Lexicon.objects.filter(community=community).update(version=F("version") + 1)
+    Lexicon.objects.filter(community=community).update(version=F("version") + 1, stamp=uuid.uuid4())
 
 
 def clean_word(word: str, field: str = "word") -> str:
@@ -119,7 +120,7 @@ def allowed_remove(*, allowed: AllowedTerm) -> None:
 def lexicon_update(*, community: Community, use_default_list: bool) -> Lexicon:
     lexicon_for(community)
     Lexicon.objects.filter(community=community).update(
-        use_default_list=bool(use_default_list), version=F("version") + 1
+        use_default_list=bool(use_default_list), version=F("version") + 1, stamp=uuid.uuid4()
     )
     return Lexicon.objects.get(community=community)
 
@@ -198,7 +199,7 @@ def words_export(*, community: Community, fmt: str) -> str:
 
 # --- The compiled automaton -----------------------------------------------------------------
 
-_compiled: dict[int, tuple[int, Matcher]] = {}
+_compiled: dict[int, tuple[uuid.UUID, Matcher]] = {}
 _compiling = threading.Lock()
 
 
@@ -212,21 +213,21 @@ def effective_entries(community: Community, lexicon: Lexicon) -> list[Entry]:
 
 
 def matcher_for(community: Community) -> Matcher:
-    """The community's automaton, rebuilt only when its lexicon's version has moved (one small
-    query to read the version; no signals to miss)."""
+    """The community's automaton, rebuilt only when its lexicon's stamp has moved (one small
+    query to read it; no signals to miss)."""
     lexicon = lexicon_for(community)
     cached = _compiled.get(community.pk)
-    if cached and cached[0] == lexicon.version:
+    if cached and cached[0] == lexicon.stamp:
         return cached[1]
     with _compiling:
         cached = _compiled.get(community.pk)
-        if cached and cached[0] == lexicon.version:
+        if cached and cached[0] == lexicon.stamp:
             return cached[1]
         allowed = list(AllowedTerm.objects.filter(community=community).values_list("term", flat=True))
         if lexicon.use_default_list:
             allowed += default_allowed()
         matcher = Matcher(effective_entries(community, lexicon), allowed)
-        _compiled[community.pk] = (lexicon.version, matcher)
+        _compiled[community.pk] = (lexicon.stamp, matcher)
         return matcher
 
 

@@ -5,7 +5,7 @@ from members.models import Application, ApplicationStatus, LiveCode, Member, Mem
 from members.services.questionnaire import questionnaire_add_article_questions
 from subgroups.models import Group, Platform
 from tests.factories import GroupFactory, MemberFactory
-from tests.members.conftest import api_client
+from tests.personas import api_client
 
 pytestmark = pytest.mark.django_db
 

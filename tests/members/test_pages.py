@@ -19,7 +19,7 @@ from members.services.questionnaire import questionnaire_add_article_questions
 from outbox.models import OutboundMessage
 from subgroups.models import Group, Platform
 from tests.factories import GroupFactory, MemberFactory
-from tests.members.conftest import page_client
+from tests.personas import page_client
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from members import services
 from members.models import Role
 from tests.factories import MemberFactory
-from tests.members.conftest import api_client, page_client
+from tests.personas import api_client, page_client
 
 pytestmark = pytest.mark.django_db
 
