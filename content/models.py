@@ -184,6 +184,19 @@ class Post(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def hits_display(self) -> list[dict]:
+        """The word check's hits with their category and action in the reader's language."""
+        categories, actions = dict(WordCategory.choices), dict(WordAction.choices)
+        return [
+            {
+                **hit,
+                "category_label": categories.get(hit.get("category"), hit.get("category")),
+                "action_label": actions.get(hit.get("action"), hit.get("action")),
+            }
+            for hit in self.word_hits
+        ]
+
 
 class ReviewStage(models.TextChoices):
     CHECK = "check", _("Word check")

@@ -40,6 +40,8 @@ from content.models import (
     PostSource,
     PostStatus,
     Schedule,
+    WordAction,
+    WordCategory,
 )
 from content.services import autoreply, calendar, digests, lexicon, moderation, posts
 from core.errors import ApplicationError
@@ -85,7 +87,11 @@ def review(request: HttpRequest, community: Community) -> HttpResponse:
 def _after_review(request: HttpRequest, community: Community, post) -> HttpResponse:
     if request.htmx:
         post.refresh_from_db()
-        return render(request, "content/_review_row.html", {"community": community, "post": post, "decided": True})
+        return render(
+            request,
+            "content/_review_row.html",
+            {"community": community, "post": post, "can_final": can_final_review(request.user, post.group)},
+        )
     return redirect(_back_to(request, reverse("content:review", args=[community.slug])))
 
 
@@ -109,7 +115,12 @@ def first_review(request: HttpRequest, community: Community, pk: int) -> HttpRes
             return render(
                 request,
                 "content/_review_row.html",
-                {"community": community, "post": post, "error": error.message},
+                {
+                    "community": community,
+                    "post": post,
+                    "error": error.message,
+                    "can_final": can_final_review(request.user, post.group),
+                },
                 status=400,
             )
     return _after_review(request, community, post)
@@ -136,7 +147,12 @@ def final_review(request: HttpRequest, community: Community, pk: int) -> HttpRes
             return render(
                 request,
                 "content/_review_row.html",
-                {"community": community, "post": post, "error": error.message},
+                {
+                    "community": community,
+                    "post": post,
+                    "error": error.message,
+                    "can_final": can_final_review(request.user, post.group),
+                },
                 status=400,
             )
     return _after_review(request, community, post)
@@ -350,7 +366,9 @@ def words_scan(request: HttpRequest, community: Community) -> HttpResponse:
         pieces.append((hit.action, text[hit.start : hit.end]))
         cursor = hit.end
     pieces.append(("", text[cursor:]))
-    return render(request, "content/_scan_result.html", {"hits": hits, "pieces": pieces})
+    categories, actions = dict(WordCategory.choices), dict(WordAction.choices)
+    labelled = [(hit, categories.get(hit.category, hit.category), actions.get(hit.action, hit.action)) for hit in hits]
+    return render(request, "content/_scan_result.html", {"hits": labelled, "pieces": pieces})
 
 
 # --- Digests --------------------------------------------------------------------------------

@@ -114,5 +114,11 @@ def digest_publish(*, digest: Digest, by) -> Post:
         source=PostSource.DIGEST,
         by=by,
     )
+    if post.status != PostStatus.PUBLISHED:  # the word check held it: publish nothing
+        words = "、".join(sorted({hit["word"] for hit in post.word_hits}))
+        raise ApplicationError(
+            _("The word check held the digest back (%(words)s). Edit it and publish again.") % {"words": words},
+            field="body",
+        )
     Digest.objects.filter(pk=digest.pk).update(published_post=post)
     return post

@@ -167,7 +167,10 @@ def test_txt_import_puts_every_word_in_the_chosen_category(community):
         community=community, text="竞品甲\n\n# a comment\n竞品乙\n竞品甲\n", fmt="txt", category="competitor"
     )
     assert (report.added, report.updated, report.errors) == (2, 0, [])
-    assert set(LexiconEntry.objects.values_list("word", "category")) == {("竞品甲", "competitor"), ("竞品乙", "competitor")}
+    assert set(LexiconEntry.objects.values_list("word", "category")) == {
+        ("竞品甲", "competitor"),
+        ("竞品乙", "competitor"),
+    }
 
 
 @pytest.mark.django_db
