@@ -153,7 +153,14 @@ def test_bad_words_are_refused_with_a_field_error(community, word, field):
 @pytest.mark.django_db
 def test_csv_import_reports_bad_lines_and_keeps_good_ones(community):
     lexicon.word_add(community=community, word="刷单", category=WordCategory.CUSTOM)
-    text = "word,category,action\n刷单,custom,block\n竞品社群宝,competitor\n坏分类,nonsense\n,custom\n脑残粉丝,uncivil,shout\n"
+    text = (
+        "word,category,action\n"
+        "刷单,custom,block\n"
+        "竞品社群宝,competitor\n"
+        "坏分类,nonsense\n"
+        ",custom\n"
+        "脑残粉丝,uncivil,shout\n"
+    )
     report = lexicon.words_import(community=community, text=text, fmt="csv")
     assert (report.added, report.updated) == (1, 1)
     assert len(report.errors) == 2 and report.errors[0].startswith("Line 4") and report.errors[1].startswith("Line 6")
