@@ -84,6 +84,10 @@ class LexiconEntry(models.Model):
     def effective_action(self) -> str:
         return self.action or CATEGORY_ACTION[self.category]
 
+    @property
+    def effective_action_label(self) -> str:
+        return WordAction(self.effective_action).label
+
 
 class AllowedTerm(models.Model):
     """A harmless longer word that contains a listed one (打击赌博 around 赌博)."""

@@ -47,12 +47,14 @@ from content.services import autoreply, calendar, digests, lexicon, moderation, 
 from core.errors import ApplicationError
 from core.forms import add_application_error
 from members.permissions import can, can_final_review, groups_owned
+from members.services.funnel import welcome_text
 from outbox.models import Integration, OutboundMessage
 from outbox.services import integration_create, integration_delete
 from subgroups import selectors as tree
 from subgroups import services as tree_services
 from subgroups.access import Capability
 from subgroups.models import Community, Group
+from subgroups.rules import clean_welcome_template
 from subgroups.views import _back_to, community_page
 
 
@@ -269,7 +271,7 @@ def _words_page(request: HttpRequest, community: Community, **forms) -> HttpResp
             "words": words,
             "allowed": AllowedTerm.objects.filter(community=community),
             "shipped": lexicon.default_entries(),
-            "word_form": forms.get("word_form") or WordForm(),
+            "word_form": forms.get("word_form") or WordForm(prefix="word"),
             "allowed_form": forms.get("allowed_form") or AllowedForm(),
             "import_form": forms.get("import_form") or ImportForm(),
             "scan_form": ScanForm(),
@@ -290,7 +292,7 @@ def words(request: HttpRequest, community: Community) -> HttpResponse:
     action = request.POST.get("action")
     try:
         if action == "word":
-            form = WordForm(request.POST)
+            form = WordForm(request.POST, prefix="word")
             if not form.is_valid():
                 return _words_page(request, community, word_form=form)
             lexicon.word_add(community=community, **form.cleaned_data)
@@ -532,14 +534,16 @@ def auto_replies(request: HttpRequest, community: Community) -> HttpResponse:
 @community_page
 def welcome(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
     """Edit a group's welcome message with a live preview."""
-    from members.services.funnel import welcome_text
-
     group = tree.group_for_user(request.user, community=community, pk=pk)
     form = WelcomeForm(request.POST or None, initial={"welcome_template": group.welcome_template})
     preview_group = group
     if request.method == "POST" and form.is_valid():
         template = form.cleaned_data["welcome_template"]
         if request.POST.get("action") == "preview":
+            try:
+                template = clean_welcome_template(template)
+            except ApplicationError as error:
+                return render(request, "content/_welcome_preview.html", {"problem": error.message})
             preview_group = Group(name=group.name, rules=group.rules, welcome_template=template)
             return render(
                 request, "content/_welcome_preview.html", {"preview": welcome_text(preview_group, _("New member"))}
