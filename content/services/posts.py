@@ -122,8 +122,11 @@ def skips_review(group: Group) -> bool:
     return ContentSettings.objects.filter(group=group, skip_review=True).exists()
 
 
+@transaction.atomic
 def warning_record(*, member: Member, group: Group, words: list[str], post: Post | None = None) -> AuthorWarning:
-    """Warn the author; a third warning within 30 days flags them for the admins."""
+    """Warn the author; a third warning within 30 days flags them for the admins. The member's
+    row is locked first, so warnings arriving at once are counted one after another."""
+    Member.objects.select_for_update().filter(pk=member.pk).first()
     warning = AuthorWarning.objects.create(member=member, group=group, post=post, words=words)
     recent = AuthorWarning.objects.filter(member=member, at__gte=timezone.now() - WARNING_WINDOW).count()
     if recent >= WARNINGS_BEFORE_FLAG:
