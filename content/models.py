@@ -189,6 +189,12 @@ class Post(models.Model):
         return self.title
 
     @property
+    def latest_step(self) -> ReviewStep | None:
+        """The last step (from the prefetched steps when there are some)."""
+        steps = sorted(self.steps.all(), key=lambda step: (step.at, step.pk))
+        return steps[-1] if steps else None
+
+    @property
     def hits_display(self) -> list[dict]:
         """The word check's hits with their category and action in the reader's language."""
         categories, actions = dict(WordCategory.choices), dict(WordAction.choices)

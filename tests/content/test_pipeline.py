@@ -320,6 +320,9 @@ def test_a_member_with_a_login_posts_from_my_posts(community, photo):
     post = Post.objects.get(title="第一帖")
     assert post.author == member and post.status == PostStatus.FIRST_REVIEW
     assert "第一帖" in client.get(reverse("content:my_posts")).content.decode()
+    posts.post_first_review(post=post, by=None, approve=False, note="请补充细节")
+    page = client.get(reverse("content:my_posts"))
+    assert page.status_code == 200 and "请补充细节" in page.content.decode()
     # Announcements are staff's; a group they are not in is not offered.
     response = client.post(
         reverse("content:my_posts"), {"group": photo.pk, "kind": "announcement", "title": "公告", "body": "x"}
