@@ -177,7 +177,7 @@ CELERY_BEAT_SCHEDULE = {
     "run-content-calendar": {"task": "content.tasks.run_calendar", "schedule": 60},
     "draft-digests": {
         "task": "content.tasks.draft_digests",
-        "schedule": crontab(hour=env_int("CANOPY_DIGEST_HOUR", 9, minimum=0), minute=0, day_of_week="mon"),
+        "schedule": crontab(hour=env_int("CANOPY_DIGEST_HOUR", 1, minimum=0, maximum=23), minute=0, day_of_week="mon"),
     },
 }
 

@@ -81,6 +81,8 @@ def test_production_refuses_to_start_without_safe_values(env, message):
         ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL must start with"),
         ({"CSRF_TRUSTED_ORIGINS": "example.org"}, "CSRF_TRUSTED_ORIGINS"),
         ({"CANOPY_DEFAULT_TIME_ZONE": "Mars/Base"}, "CANOPY_DEFAULT_TIME_ZONE"),
+        ({"CANOPY_DIGEST_HOUR": "24"}, "CANOPY_DIGEST_HOUR=24 must be at most 23"),
+        ({"CANOPY_WEBHOOK_ALLOW_PRIVATE": "perhaps"}, "is not a boolean"),
     ],
 )
 def test_bad_values_fail_loudly_anywhere(env, message):

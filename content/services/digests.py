@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import date, datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
@@ -16,8 +17,6 @@ from subgroups.models import Community, GroupKind
 
 
 def _bounds(community: Community, start: date, end: date) -> tuple[datetime, datetime]:
-    import zoneinfo
-
     zone = zoneinfo.ZoneInfo(community.time_zone)
     return datetime.combine(start, time.min, zone), datetime.combine(end, time.min, zone)
 
@@ -69,12 +68,14 @@ def digest_draft(*, community: Community, period_start: date, period_end: date) 
     return digest
 
 
-def digests_draft_last_week(*, today: date | None = None) -> int:
-    """The beat task: last Monday-to-Sunday's digest for every community (idempotent)."""
-    today = today or timezone.localdate()
-    start = today - timedelta(days=today.weekday() + 7)
+def digests_draft_last_week(*, now: datetime | None = None) -> int:
+    """The beat task: each community's last Monday-to-Sunday, in its own time zone (idempotent:
+    a week already drafted is left as it is)."""
+    now = now or timezone.now()
     drafted = 0
     for community in Community.objects.exclude(hub=None):
+        today = timezone.localdate(now, timezone=zoneinfo.ZoneInfo(community.time_zone))
+        start = today - timedelta(days=today.weekday() + 7)
         digest = digest_draft(community=community, period_start=start, period_end=start + timedelta(days=7))
         drafted += digest is not None
     return drafted

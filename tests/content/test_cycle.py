@@ -27,7 +27,7 @@ from core.errors import ApplicationError
 from members import services as people
 from outbox.models import MessageKind, OutboundMessage
 from subgroups import services as tree
-from subgroups.models import GroupStatus
+from subgroups.models import Group, GroupStatus
 from tests.factories import MemberFactory
 from tests.personas import api_client, page_client
 
@@ -195,6 +195,24 @@ def test_the_weekly_task_drafts_last_week_for_every_community(community, other_c
     assert draft_digests.delay().get() == 1  # the same draft again, not a second one
     assert Digest.objects.filter(community=community).count() == 1
     assert not Digest.objects.filter(community=other_community).exists()  # nothing featured there
+
+
+def test_each_community_gets_its_own_last_week(community, other_community, photo, author):
+    """Monday 01:00 UTC is Monday morning in Shanghai but still Sunday in Los Angeles, whose
+    week is not over: it is not drafted yet."""
+    tree.community_update(community=other_community, time_zone="America/Los_Angeles")
+    beijing = Group.objects.get(community=other_community, name="北京车友群")
+    driver = MemberFactory(community=other_community, display_name="车主")
+    people.membership_add(member=driver, group=beijing, source="manual")
+    publish(photo, author, title="上海这周", at=datetime(2026, 11, 18, 4, tzinfo=UTC))
+    publish(beijing, driver, title="洛杉矶这周", at=datetime(2026, 11, 20, 20, tzinfo=UTC))
+
+    assert digests.digests_draft_last_week(now=datetime(2026, 11, 23, 1, tzinfo=UTC)) == 1
+    assert Digest.objects.get(community=community).period_start == date(2026, 11, 16)
+    assert not Digest.objects.filter(community=other_community).exists()
+    # A day later Los Angeles' week is over too.
+    assert digests.digests_draft_last_week(now=datetime(2026, 11, 24, 1, tzinfo=UTC)) == 2
+    assert Digest.objects.get(community=other_community).period_start == date(2026, 11, 16)
 
 
 # --- The calendar ---------------------------------------------------------------------------
