@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 def real_worker(transactional_db):
     assert not celery_app.conf.task_always_eager, "REDIS_URL is set, so tasks must go through the broker"
     celery_app.loader.import_module("celery.contrib.testing.tasks")  # registers celery.ping
+    celery_app.control.purge()  # tasks queued by earlier tests refer to rows long gone
     with start_worker(celery_app, pool="solo", perform_ping_check=True, shutdown_timeout=10) as worker:
         yield worker
 

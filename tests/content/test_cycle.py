@@ -191,8 +191,8 @@ def test_a_digest_the_word_check_holds_back_is_not_published(community, photo, a
 def test_the_weekly_task_drafts_last_week_for_every_community(community, other_community, photo, author):
     last_week = timezone.now() - timedelta(days=7)
     publish(photo, author, title="构图技巧", at=last_week)
-    assert draft_digests.delay().get() == 1
-    assert draft_digests.delay().get() == 1  # the same draft again, not a second one
+    assert draft_digests.apply().get() == 1
+    assert draft_digests.apply().get() == 1  # the same draft again, not a second one
     assert Digest.objects.filter(community=community).count() == 1
     assert not Digest.objects.filter(community=other_community).exists()  # nothing featured there
 
@@ -260,9 +260,9 @@ def test_paused_schedules_and_archived_groups_push_nothing(community, photo, kno
 
 def test_the_beat_task_runs_the_calendar(community, knowledge):
     # Whatever the day, the task creates at most one post per due schedule and says how many.
-    created = run_calendar.delay().get()
+    created = run_calendar.apply().get()
     assert created == Post.objects.filter(source=PostSource.CALENDAR).count() <= 1
-    assert run_calendar.delay().get() == 0
+    assert run_calendar.apply().get() == 0
 
 
 @pytest.mark.parametrize(
