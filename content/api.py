@@ -142,16 +142,19 @@ class PostViewSet(_Scoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
 
     @extend_schema(
         summary="Submit a post",
-        description="With `author_platform` and `author_external_id`, an integration posts for the member with "
-        "that platform account: the post goes through the word check and both reviews, and `status_url` is the "
-        "page to send the author. Without them, staff who manage the group's content post an announcement, "
-        "push or other kind, published at once unless the word check holds it.",
+        description="Needs the manage-content capability on the group. With `author_platform` and "
+        "`author_external_id`, an integration posts for the member with that platform account: the post goes "
+        "through the word check and both reviews, and `status_url` is the page to send the author. Without them, "
+        "staff post an announcement, push or other kind, published at once unless the word check holds it.",
         request=PostCreateSerializer,
         responses={201: PostSerializer},
     )
     def create(self, request: Request) -> Response:
         values = self._input(PostCreateSerializer, request.data)
         group = values["group"]
+        # Posting for a member's account, like posting as staff, is for those who manage the
+        # group's content (the bot's user is an admin there): a guide can't speak for members.
+        _require(request.user, Capability.MANAGE_CONTENT, group)
         if "author_platform" in values:
             author = member_by_handle(
                 community=group.community,
@@ -164,7 +167,6 @@ class PostViewSet(_Scoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
                 )
             source = PostSource.MEMBER
         else:
-            _require(request.user, Capability.MANAGE_CONTENT, group)
             author, source = None, PostSource.STAFF
         post = posts.post_submit(
             group=group,
@@ -230,7 +232,7 @@ class MessageScanView(APIView):
         summary="Scan a chat message (integrations)",
         description="A hit files a moderation flag (once per message, however often it is reported) and answers "
         "200 with it; a block hit also queues an `instruction` in the outbox asking the integration to recall "
-        "the message. A clean message answers 204.",
+        "the message. A clean message answers 204. Needs the manage-content capability on the group.",
         request=MessageScanSerializer,
         responses={200: ModerationFlagSerializer, 204: OpenApiResponse(description="No listed word.")},
     )
@@ -239,6 +241,8 @@ class MessageScanView(APIView):
             data=request.data, context={"visible_groups": groups_where(request.user, Capability.VIEW)}
         )
         serializer.is_valid(raise_exception=True)
+        # A hit can recall a chat message and warn its author: for those who moderate the group.
+        _require(request.user, Capability.MANAGE_CONTENT, serializer.validated_data["group"])
         flag = moderation.message_scan(**serializer.validated_data)
         if flag is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

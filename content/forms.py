@@ -104,6 +104,7 @@ class IntegrationForm(forms.Form):
     platform = forms.ChoiceField(label=_("Platform"), required=False)
     webhook_url = forms.URLField(
         assume_scheme="https",
+        max_length=200,
         label=_("Webhook URL"),
         required=False,
         help_text=_("Empty: the bot polls /api/v1/outbox/ instead."),

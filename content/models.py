@@ -65,6 +65,9 @@ class LexiconEntry(models.Model):
         Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="lexicon_entries"
     )
     word = models.CharField(_("word"), max_length=100)
+    key = models.CharField(
+        _("matching key"), max_length=100, editable=False, help_text=_("The word as the engine reads it.")
+    )
     category = models.CharField(_("category"), max_length=16, choices=WordCategory.choices)
     action = models.CharField(
         _("action"), max_length=16, choices=WordAction.choices, blank=True, help_text=_("Empty: the category's.")
@@ -75,7 +78,8 @@ class LexiconEntry(models.Model):
         verbose_name = _("sensitive word")
         verbose_name_plural = _("sensitive words")
         ordering = ["category", "word"]
-        constraints = [models.UniqueConstraint(fields=["community", "word"], name="lexicon_word_once")]
+        # One entry per word as the engine reads it: 傻X and 傻 x are the same word.
+        constraints = [models.UniqueConstraint(fields=["community", "key"], name="lexicon_word_once")]
 
     def __str__(self) -> str:
         return self.word
@@ -424,6 +428,9 @@ class Schedule(models.Model):
     weekdays = models.JSONField(_("weekdays"), default=list, help_text=_("0 = Monday … 6 = Sunday"))
     time = models.TimeField(_("time"), help_text=_("In the community's time zone."))
     is_active = models.BooleanField(_("active"), default=True)
+    active_since = models.DateTimeField(
+        _("active since"), default=timezone.now, help_text=_("Created or last resumed: earlier slots are not pushed.")
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -263,6 +263,8 @@ class DigestCreateSerializer(serializers.Serializer):
     period_end = serializers.DateField(help_text="Exclusive.")
 
     def validate(self, attrs):
+        if not 2000 <= attrs["period_start"].year <= 2999:
+            raise serializers.ValidationError({"period_start": ["Give a date in this millennium."]})
         days = (attrs["period_end"] - attrs["period_start"]).days
         if not 1 <= days <= 31:
             raise serializers.ValidationError({"period_end": ["A digest covers 1 to 31 days after its start."]})

@@ -58,6 +58,14 @@ from subgroups.rules import clean_welcome_template
 from subgroups.views import _back_to, community_page
 
 
+def _posted_id(request: HttpRequest) -> int:
+    """The ``id`` a form posts, as a number; anything else is a missing object (404)."""
+    value = request.POST.get("id", "")
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise Http404
+    return int(value)
+
+
 def _require(request: HttpRequest, capability: str, group: Group) -> None:
     if not can(request.user, capability, group):
         raise PermissionDenied
@@ -252,8 +260,12 @@ def flag_resolve(request: HttpRequest, community: Community, kind: str, pk: int)
     if flag is None or not can(request.user, Capability.VIEW, flag.group):
         raise Http404
     _require(request, Capability.MANAGE_CONTENT, flag.group)
-    moderation.flag_resolve(flag=flag, by=request.user, note=request.POST.get("note", "")[:2000])
-    messages.success(request, _("Flag resolved."))
+    try:
+        moderation.flag_resolve(flag=flag, by=request.user, note=request.POST.get("note", ""))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Flag resolved."))
     return redirect("content:flags", slug=community.slug)
 
 
@@ -302,11 +314,11 @@ def words(request: HttpRequest, community: Community) -> HttpResponse:
                 return _words_page(request, community, allowed_form=form)
             lexicon.allowed_add(community=community, term=form.cleaned_data["term"])
         elif action == "remove-word":
-            entry = LexiconEntry.objects.filter(community=community, pk=request.POST.get("id") or 0).first()
+            entry = LexiconEntry.objects.filter(community=community, pk=_posted_id(request)).first()
             if entry:
                 lexicon.word_remove(entry=entry)
         elif action == "remove-allowed":
-            allowed = AllowedTerm.objects.filter(community=community, pk=request.POST.get("id") or 0).first()
+            allowed = AllowedTerm.objects.filter(community=community, pk=_posted_id(request)).first()
             if allowed:
                 lexicon.allowed_remove(allowed=allowed)
         elif action == "defaults":
@@ -441,7 +453,7 @@ def calendar_page(request: HttpRequest, community: Community) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action")
         if action in ("pause", "resume", "delete"):
-            schedule = Schedule.objects.filter(pk=request.POST.get("id") or 0, group__in=groups).first()
+            schedule = Schedule.objects.filter(pk=_posted_id(request), group__in=groups).first()
             if schedule is None:
                 raise Http404
             if action == "delete":
@@ -502,7 +514,7 @@ def auto_replies(request: HttpRequest, community: Community) -> HttpResponse:
     form = AutoReplyForm(request.POST or None, groups=groups)
     if request.method == "POST":
         if request.POST.get("action") == "delete":
-            rule = AutoReply.objects.filter(pk=request.POST.get("id") or 0, group__in=groups).first()
+            rule = AutoReply.objects.filter(pk=_posted_id(request), group__in=groups).first()
             if rule is None:
                 raise Http404
             autoreply.auto_reply_delete(rule=rule)
@@ -593,7 +605,7 @@ def integrations(request: HttpRequest, community: Community) -> HttpResponse:
     form = IntegrationForm(request.POST or None)
     if request.method == "POST":
         if request.POST.get("action") == "delete":
-            integration = Integration.objects.filter(community=community, pk=request.POST.get("id") or 0).first()
+            integration = Integration.objects.filter(community=community, pk=_posted_id(request)).first()
             if integration:
                 integration_delete(integration=integration)
             return redirect("content:integrations", slug=community.slug)

@@ -1,11 +1,14 @@
 """The sensitive-word engine: Aho-Corasick over normalised text, so it works on Chinese (no
 word boundaries) and sees through the usual evasions.
 
-Normalising a text:
-- NFKC, so full-width letters and digits become ASCII (ＶＩＰ → VIP);
+Normalising a text, one character at a time:
+- NFKD, so full-width letters and digits become ASCII (ＶＩＰ → VIP) and accented letters
+  split into a letter and marks;
 - case folding;
-- zero-width and other format characters removed;
-- spaces, punctuation, symbols and emoji removed, so "赌 博", "赌.博", "赌🙂博" read 赌博.
+- only letters and digits are kept: zero-width and other format characters, spaces,
+  punctuation, symbols, emoji and every combining mark (accents, strike-through, keycaps, the
+  variation selector most emoji carry) go, so "赌 博", "赌.博", "赌🙂博", "赌❤️博" and
+  "v\u0336i\u0336p" read 赌博 and vip.
 
 Every kept character remembers where it came from, so a hit is reported with its span in the
 original text. Words and allowlisted terms are normalised the same way; a hit that lies inside
@@ -15,20 +18,24 @@ an allowlisted term (e.g. 打击赌博 around 赌博) is not a hit.
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 import ahocorasick
 
-# Letters, digits and combining marks carry meaning; everything else is noise between them.
-_KEPT = ("L", "N", "M")
+# Letters and digits carry meaning; everything else is noise between them. Combining marks are
+# dropped too: they are how strike-through, keycaps and emoji variants hide a word, and words
+# are folded the same way, so 是 and café still match themselves.
+_KEPT = ("L", "N")
 
 
 @lru_cache(maxsize=8192)
 def _fold(char: str) -> str:
     """What one original character becomes: "" when it is noise."""
-    folded = unicodedata.normalize("NFKC", char).casefold()
+    folded = unicodedata.normalize("NFKD", char).casefold()
     return "".join(piece for piece in folded if unicodedata.category(piece)[0] in _KEPT)
 
 
@@ -107,11 +114,19 @@ class Matcher:
                 allowed.append((last - length + 1, last))
             else:
                 found.append((last - length + 1, last, entries))
+        # Is a hit inside an allowed span? Spans sorted by start, with the furthest end reached
+        # so far: one binary search per hit instead of a look at every span.
+        allowed.sort()
+        starts = [a_first for a_first, _a_last in allowed]
+        reach = list(accumulate((a_last for _a_first, a_last in allowed), max))
         hits: list[Hit] = []
         for first, last, entries in found:
-            if any(a_first <= first and last <= a_last for a_first, a_last in allowed):
+            before = bisect_right(starts, first)
+            if before and reach[before - 1] >= last:
                 continue
             start, end = origin[first], origin[last] + 1
+            while end < len(text) and unicodedata.category(text[end])[0] == "M":
+                end += 1  # a combining mark belongs to the letter before it
             hits.extend(Hit(entry.word, entry.category, entry.action, start, end, text[start:end]) for entry in entries)
         return sorted(hits, key=lambda hit: (hit.start, -hit.end, hit.word))
 

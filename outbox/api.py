@@ -8,12 +8,13 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from outbox.models import MessageKind, MessageStatus, OutboundMessage
-from outbox.services import message_ack
-from subgroups.access import policy
+from outbox.services import for_polling, message_ack
+from subgroups.access import Capability, policy
 
 ID_PATTERN = r"[0-9]{1,18}"
 
@@ -54,7 +55,11 @@ class OutboxFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Messages to deliver in the groups you serve (pending first by default)"),
+    list=extend_schema(
+        summary="Messages to deliver in the groups you serve",
+        description="By default the pending ones that no webhook integration pushes, oldest first; `status` "
+        "lists any status.",
+    ),
     retrieve=extend_schema(summary="Get a message"),
 )
 class OutboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -68,13 +73,21 @@ class OutboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         visible = policy().visible_groups(self.request.user)
         messages = OutboundMessage.objects.filter(group__in=visible)
         if self.action == "list" and "status" not in self.request.query_params:
-            messages = messages.filter(status=MessageStatus.PENDING)
+            messages = for_polling(messages.filter(status=MessageStatus.PENDING))
         return messages.order_by("created_at", "pk")
 
-    @extend_schema(summary="Acknowledge a delivery", request=AckSerializer, responses={200: OutboundMessageSerializer})
+    @extend_schema(
+        summary="Acknowledge a delivery",
+        description="Needs the manage-content capability on the message's group (the bot's user is an admin "
+        "there): a delivered message is never sent again.",
+        request=AckSerializer,
+        responses={200: OutboundMessageSerializer},
+    )
     @action(detail=True, methods=["post"])
     def ack(self, request: Request, pk: str) -> Response:
         message = self.get_object()
+        if message.group is None or not policy().has_capability(request.user, Capability.MANAGE_CONTENT, message.group):
+            raise PermissionDenied()
         values = AckSerializer(data=request.data)
         values.is_valid(raise_exception=True)
         message = message_ack(message=message, **values.validated_data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
@@ -20,7 +21,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,7 +151,52 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+def _not_public(address: str) -> bool:
+    """Loopback, private, link-local, carrier-grade NAT (100.64/10, where some clouds keep their
+    metadata service), reserved, multicast: anything not on the public internet."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+class BlockedAddress(OSError):
+    """The webhook's host resolved to an address webhooks may not reach."""
+
+
+class _Guarded:
+    """Checks the address actually connected to, after DNS: a name that resolved to a public
+    address when the webhook was saved and to an internal one now is caught here."""
+
+    def connect(self):
+        super().connect()
+        if not settings.CANOPY_WEBHOOK_ALLOW_PRIVATE and _not_public(self.sock.getpeername()[0]):
+            self.sock.close()
+            raise BlockedAddress(f"{self.host} is not a public address")
+
+
+class _GuardedHTTPConnection(_Guarded, http.client.HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_Guarded, http.client.HTTPSConnection):
+    pass
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_GuardedHTTPConnection, req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_GuardedHTTPSConnection, req, context=self._context)
+
+
+# No proxies from the environment: the address check must see the real peer.
+_opener = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _NoRedirects, _GuardedHTTPHandler, _GuardedHTTPSHandler
+)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -202,20 +249,32 @@ def webhook_deliver(*, message_id: int) -> str:
         ok, error = False, f"HTTP {failure.code}"
     except (urllib.error.URLError, TimeoutError, OSError) as failure:
         ok, error = False, f"{failure.__class__.__name__}: {failure}"[:500]
+    # Settle only the attempt this worker claimed: if it overran its lease and another worker
+    # took the message (or a poller acknowledged it), that one's outcome stands.
+    mine = OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.PENDING, attempts=message.attempts)
     if ok:
-        OutboundMessage.objects.filter(pk=message_id).update(
+        mine.update(
             status=MessageStatus.DELIVERED, delivered_at=timezone.now(), delivered_via=integration, last_error=""
         )
         return "delivered"
-    message.refresh_from_db(fields=["attempts"])
     if message.attempts >= MAX_ATTEMPTS:
-        OutboundMessage.objects.filter(pk=message_id).update(status=MessageStatus.FAILED, last_error=error)
+        mine.update(status=MessageStatus.FAILED, last_error=error)
         logger.warning("outbox message %s failed after %s attempts: %s", message_id, message.attempts, error)
         return "failed"
-    OutboundMessage.objects.filter(pk=message_id).update(
-        available_at=timezone.now() + _backoff(message.attempts), last_error=error
-    )
+    mine.update(available_at=timezone.now() + _backoff(message.attempts), last_error=error)
     return "retry"
+
+
+def for_polling(messages: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
+    """Leave out the messages a webhook integration will push: a bot that polls while a webhook
+    also serves the platform must not send them a second time."""
+    platform = Coalesce(NullIf(OuterRef("recipient_platform"), Value("")), OuterRef("group__platform"))
+    webhooks = (
+        Integration.objects.filter(community_id=OuterRef("community_id"), is_active=True)
+        .exclude(webhook_url="")
+        .filter(Q(platform="") | Q(platform=platform))
+    )
+    return messages.exclude(Exists(webhooks))
 
 
 def due_for_webhooks(*, limit: int = 200) -> list[int]:
@@ -241,17 +300,15 @@ def _private_host(url: str) -> bool:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False  # unresolvable now: delivery will fail and retry
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            return True
-    return False
+    return any(_not_public(address) for address in addresses)
 
 
 def clean_webhook(url: str) -> str:
     url = (url or "").strip()
     if not url:
         return ""
+    if len(url) > 200:
+        raise ApplicationError(_("Keep the webhook address to 200 characters."), field="webhook_url")
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:

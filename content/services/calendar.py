@@ -23,6 +23,8 @@ from subgroups.models import Community, Group, GroupStatus
 
 logger = logging.getLogger(__name__)
 
+CATCH_UP = timedelta(hours=3)
+
 _UNSET: Any = object()
 
 
@@ -78,6 +80,8 @@ def schedule_update(
         merged = {name: current[name] if value is _UNSET else value for name, value in given.items()}
         schedule.kind, schedule.title, schedule.body, schedule.weekdays, schedule.time = schedule_clean(**merged)
     if is_active is not _UNSET:
+        if is_active and not schedule.is_active:
+            schedule.active_since = timezone.now()  # a resumed schedule doesn't catch up on the pause
         schedule.is_active = bool(is_active)
     schedule.save()
     return schedule
@@ -93,13 +97,18 @@ def _local_now(community: Community, now: datetime) -> datetime:
 
 def calendar_run(*, now: datetime | None = None) -> int:
     """Create today's due pushes. A run is recorded once per schedule and local day (a unique
-    constraint), so the beat task may run every minute, twice, or late: each push goes once."""
+    constraint), so the beat task may run every minute, twice, or late: each push goes once.
+    A push more than ``CATCH_UP`` late (beat was down) is skipped rather than sent out of its
+    time, and a schedule never pushes a slot from before it was created or resumed."""
     now = now or timezone.now()
     created = 0
     for schedule in Schedule.objects.filter(is_active=True).select_related("community", "group"):
         local = _local_now(schedule.community, now)
         if local.weekday() not in schedule.weekdays or local.time() < schedule.time:
             continue
+        slot = datetime.combine(local.date(), schedule.time, local.tzinfo)
+        if slot < schedule.active_since or now - slot > CATCH_UP:
+            continue  # scheduled before the schedule existed, or too long ago to still be news
         if schedule.group.status == GroupStatus.ARCHIVED:
             continue
         try:

@@ -21,10 +21,13 @@ def _bounds(community: Community, start: date, end: date) -> tuple[datetime, dat
     return datetime.combine(start, time.min, zone), datetime.combine(end, time.min, zone)
 
 
+@transaction.atomic
 def digest_draft(*, community: Community, period_start: date, period_end: date) -> Digest | None:
     """Draft the digest of [period_start, period_end): the featured posts published in the
     sub-groups and not yet in a digest. None when there are none. Drafting the same period
-    twice returns the first draft."""
+    twice returns the first draft. Drafts of one community are made one at a time (a lock on
+    its row), so two overlapping drafts never both collect a post."""
+    Community.objects.select_for_update().filter(pk=community.pk).first()
     existing = Digest.objects.filter(community=community, period_start=period_start).first()
     if existing is not None:
         return existing

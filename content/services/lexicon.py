@@ -22,6 +22,7 @@ from core.text import has_invalid_characters
 from subgroups.models import Community
 
 _SHIPPED = Path(__file__).resolve().parent.parent / "lexicon"
+MAX_WORDS = 50_000  # per community: the automaton stays small and an import stays quick
 
 
 @cache
@@ -79,12 +80,21 @@ def _clean_action(action: str) -> str:
     return action or ""
 
 
+def _check_room(community: Community, adding: int) -> None:
+    if LexiconEntry.objects.filter(community=community).count() + adding > MAX_WORDS:
+        raise ApplicationError(_("A community's list holds at most %(max)d words.") % {"max": MAX_WORDS}, field="word")
+
+
 @transaction.atomic
 def word_add(*, community: Community, word: str, category: str, action: str = "") -> LexiconEntry:
-    """Add a word, or change the category and action of one already listed."""
+    """Add a word, or change the category and action of one already listed (the same word as
+    the engine reads it, however it is written)."""
     word, category, action = clean_word(word), _clean_category(category), _clean_action(action)
+    key = normalize_word(word)
+    if not LexiconEntry.objects.filter(community=community, key=key).exists():
+        _check_room(community, 1)
     entry, _created = LexiconEntry.objects.update_or_create(
-        community=community, word=word, defaults={"category": category, "action": action}
+        community=community, key=key, defaults={"word": word, "category": category, "action": action}
     )
     _bump(community)
     return entry
@@ -141,26 +151,33 @@ def words_import(*, community: Community, text: str, fmt: str, category: str = W
         raise ApplicationError(_("Import CSV or TXT."), field="format")
     if len(text) > 2_000_000:
         raise ApplicationError(_("Import at most 2 MB at a time."), field="file")
-    existing = dict(LexiconEntry.objects.filter(community=community).values_list("word", "pk"))
+    existing = set(LexiconEntry.objects.filter(community=community).values_list("key", flat=True))
     rows: list[tuple[int, str, str, str]] = []
+    lines = text.splitlines()  # \n, \r\n and the old Mac's bare \r alike
     if fmt == "txt":
-        rows = [(number, line.strip(), category, "") for number, line in enumerate(text.splitlines(), 1)]
+        rows = [(number, line.strip(), category, "") for number, line in enumerate(lines, 1)]
     else:
-        for number, row in enumerate(csv.reader(io.StringIO(text)), 1):
-            cells = [cell.strip() for cell in row]
-            if not cells or not any(cells) or cells[0].startswith("#") or cells[0].lower() == "word":
-                continue
-            rows.append(
-                (
-                    number,
-                    cells[0],
-                    cells[1] if len(cells) > 1 and cells[1] else category,
-                    cells[2] if len(cells) > 2 else "",
+        reader = csv.reader(lines)
+        try:
+            for number, row in enumerate(reader, 1):
+                cells = [cell.strip() for cell in row]
+                if not cells or not any(cells) or cells[0].startswith("#") or cells[0].lower() == "word":
+                    continue
+                rows.append(
+                    (
+                        number,
+                        cells[0],
+                        cells[1] if len(cells) > 1 and cells[1] else category,
+                        cells[2] if len(cells) > 2 else "",
+                    )
                 )
-            )
-    added = updated = 0
+        except csv.Error as error:
+            raise ApplicationError(
+                _("Line %(line)d is not valid CSV: %(error)s") % {"line": reader.line_num, "error": error},
+                field="file",
+            ) from None
     errors: list[str] = []
-    seen: set[str] = set()
+    entries: dict[str, LexiconEntry] = {}
     for number, word, row_category, action in rows:
         if not word or word.startswith("#"):
             continue
@@ -170,17 +187,21 @@ def words_import(*, community: Community, text: str, fmt: str, category: str = W
         except ApplicationError as error:
             errors.append(_("Line %(line)d: %(error)s") % {"line": number, "error": error.message})
             continue
-        if word in seen:
-            continue
-        seen.add(word)
-        LexiconEntry.objects.update_or_create(
-            community=community, word=word, defaults={"category": row_category, "action": action}
+        key = normalize_word(word)
+        entries.setdefault(
+            key, LexiconEntry(community=community, word=word, key=key, category=row_category, action=action)
         )
-        if word in existing:
-            updated += 1
-        else:
-            added += 1
-    if added or updated:
+    added = len(entries.keys() - existing)
+    updated = len(entries) - added
+    _check_room(community, added)
+    LexiconEntry.objects.bulk_create(
+        entries.values(),
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["community", "key"],
+        update_fields=["word", "category", "action"],
+    )
+    if entries:
         _bump(community)
     return ImportReport(added, updated, errors[:100])
 
@@ -204,11 +225,15 @@ _compiling = threading.Lock()
 
 
 def effective_entries(community: Community, lexicon: Lexicon) -> list[Entry]:
+    """The community's own words, and the shipped ones it hasn't overridden. An own entry
+    overrides a shipped one that reads the same once normalised (傻X and 傻x are one word)."""
     own = {
-        entry.word: Entry(entry.word, entry.category, entry.effective_action)
+        normalize_word(entry.word): Entry(entry.word, entry.category, entry.effective_action)
         for entry in LexiconEntry.objects.filter(community=community)
     }
-    shipped = [entry for entry in default_entries() if entry.word not in own] if lexicon.use_default_list else []
+    if not lexicon.use_default_list:
+        return list(own.values())
+    shipped = [entry for entry in default_entries() if normalize_word(entry.word) not in own]
     return [*shipped, *own.values()]
 
 

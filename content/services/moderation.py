@@ -13,6 +13,7 @@ from content.services.lexicon import text_scan
 from content.services.posts import _hits_json, warning_record
 from content.words import strongest
 from core.errors import ApplicationError
+from core.text import has_invalid_multiline_characters
 from members.services.people import member_by_handle
 from outbox.models import MessageKind
 from outbox.services import message_enqueue
@@ -70,8 +71,11 @@ def message_scan(
 
 def flag_resolve(*, flag: ModerationFlag | MemberFlag, by, note: str = "") -> None:
     """Close a flag. Resolving twice changes nothing."""
+    note = (note or "").strip()
+    if len(note) > 2000 or has_invalid_multiline_characters(note):
+        raise ApplicationError(_("A note is at most 2000 printable characters."), field="note")
     fields = {"status": FlagStatus.RESOLVED, "resolved_at": timezone.now(), "resolved_by": by}
     if isinstance(flag, MemberFlag):
-        fields["note"] = (note or "")[:2000]
+        fields["note"] = note
     type(flag).objects.filter(pk=flag.pk, status=FlagStatus.OPEN).update(**fields)
     flag.refresh_from_db()

@@ -11,6 +11,8 @@ import nh3
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
 
 from content.models import (
     AuthorWarning,
@@ -62,7 +64,6 @@ _TAGS = {
     "h5",
     "h6",
     "a",
-    "img",
     "table",
     "thead",
     "tbody",
@@ -70,13 +71,34 @@ _TAGS = {
     "th",
     "td",
 }
-_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"}}
+_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
+
+
+class _ImagesAsLinks(Treeprocessor):
+    """An image in a post becomes a link to it: a reviewer's browser loading an author's image
+    from the author's server would tell them who looked, and when."""
+
+    def run(self, root):
+        for image in list(root.iter("img")):
+            source, alt = image.get("src", ""), image.get("alt", "")
+            image.attrib.clear()
+            image.tag = "a"
+            image.set("href", source)
+            shown = source if source.startswith(("http://", "https://")) else "image"
+            image.text = "🖼 " + (alt or shown)
+
+
+class _ImagesAsLinksExtension(Extension):
+    def extendMarkdown(self, md):
+        md.treeprocessors.register(_ImagesAsLinks(md), "canopy-images-as-links", 0)
 
 
 def render_markdown(body: str) -> str:
     """Markdown to HTML, then through nh3: no scripts, no event handlers, no javascript: links,
     whatever the author typed."""
-    html = markdown.markdown(body, extensions=["extra", "sane_lists", "nl2br"], output_format="html")
+    html = markdown.markdown(
+        body, extensions=["extra", "sane_lists", "nl2br", _ImagesAsLinksExtension()], output_format="html"
+    )
     return nh3.clean(
         html,
         tags=_TAGS,
@@ -100,7 +122,8 @@ def _clean(title: str, body: str, kind: str, *, allowed_kinds) -> tuple[str, str
     return title, body, kind
 
 
-def _hits_json(hits: list[Hit]) -> list[dict]:
+def _hits_json(hits: list[Hit], field: str = "") -> list[dict]:
+    """Hits as stored; ``field`` says which text a span is in (a post's title or body)."""
     return [
         {
             "word": hit.word,
@@ -109,6 +132,7 @@ def _hits_json(hits: list[Hit]) -> list[dict]:
             "start": hit.start,
             "end": hit.end,
             "matched": hit.matched,
+            **({"field": field} if field else {}),
         }
         for hit in hits
     ]
@@ -161,7 +185,10 @@ def post_submit(
     if author is not None and not author.memberships.filter(group=group, status=MembershipStatus.ACTIVE).exists():
         raise ApplicationError(_("Only members of the group post in it."), field="group")
 
-    hits = text_scan(community=group.community, text=f"{title}\n{body}")
+    # Title and body are scanned apart, so each hit's span is in its own text.
+    title_hits = text_scan(community=group.community, text=title)
+    body_hits = text_scan(community=group.community, text=body)
+    hits = title_hits + body_hits
     action = strongest(hits)
     post = Post.objects.create(
         community_id=group.community_id,
@@ -173,7 +200,7 @@ def post_submit(
         body=body,
         body_html=render_markdown(body),
         status=PostStatus.FIRST_REVIEW,
-        word_hits=_hits_json(hits),
+        word_hits=_hits_json(title_hits, "title") + _hits_json(body_hits, "body"),
         status_token=secrets.token_urlsafe(24),
     )
     words = sorted({hit.word for hit in hits if hit.action == action}) if action else []

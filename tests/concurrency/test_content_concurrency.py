@@ -19,6 +19,7 @@ from content.models import (
     ReviewDecision,
     ReviewStage,
     ReviewStep,
+    Schedule,
     ScheduleRun,
 )
 from content.services import calendar, digests, moderation, posts
@@ -87,9 +88,10 @@ def test_owners_publishing_one_post_at_once_push_it_once(group):
 
 
 def test_the_calendar_running_twice_at_once_pushes_once(group):
-    calendar.schedule_create(
+    schedule = calendar.schedule_create(
         group=group, kind=PostKind.KNOWLEDGE, title="干货", body="本期干货", weekdays=[1], at=time(20, 0)
     )
+    Schedule.objects.filter(pk=schedule.pk).update(active_since=datetime(2026, 11, 1, tzinfo=UTC))
     tuesday_evening = datetime(2026, 11, 17, 12, 30, tzinfo=UTC)
 
     assert run_at_once(lambda index: calendar.calendar_run(now=tuesday_evening)) == []
@@ -135,6 +137,20 @@ def test_publishing_one_digest_at_once_publishes_it_once(group):
     assert run_at_once(publish) == []
     assert Digest.objects.get(pk=digest.pk).status == DigestStatus.PUBLISHED
     assert Post.objects.filter(kind=PostKind.DIGEST).count() == 1
+
+
+def test_overlapping_digests_drafted_at_once_share_no_post(group):
+    post = _post(group)
+    posts.post_first_review(post=post, by=None, approve=True)
+    posts.post_final_review(post=post, by=None, decision=ReviewDecision.FEATURED)
+    Post.objects.filter(pk=post.pk).update(published_at=datetime(2026, 11, 12, 4, tzinfo=UTC))
+
+    def draft(index: int) -> None:
+        start = date(2026, 11, 9) + timedelta(days=index % 3)  # three different, overlapping periods
+        digests.digest_draft(community=group.community, period_start=start, period_end=date(2026, 11, 16))
+
+    assert run_at_once(draft) == []
+    assert Digest.objects.count() == 1 and Digest.objects.get().posts.get() == post
 
 
 def test_two_workers_on_one_webhook_message_deliver_it_once(group):

@@ -33,6 +33,8 @@ from tests.personas import api_client, page_client
 
 pytestmark = pytest.mark.django_db
 
+SINCE = datetime(2026, 11, 1, tzinfo=UTC)
+
 
 @pytest.fixture
 def author(community, photo, coders):
@@ -221,9 +223,12 @@ def test_each_community_gets_its_own_last_week(community, other_community, photo
 @pytest.fixture
 def knowledge(community):
     """Knowledge every Tuesday and Thursday at 20:00 Shanghai time (12:00 UTC)."""
-    return calendar.schedule_create(
+    schedule = calendar.schedule_create(
         group=community.hub, kind=PostKind.KNOWLEDGE, title="干货分享", body="本期干货", weekdays=[1, 3], at=time(20, 0)
     )
+    Schedule.objects.filter(pk=schedule.pk).update(active_since=SINCE)  # made before the days these tests play
+    schedule.refresh_from_db()
+    return schedule
 
 
 def test_a_schedule_pushes_once_at_its_local_time(community, knowledge):
@@ -232,6 +237,7 @@ def test_a_schedule_pushes_once_at_its_local_time(community, knowledge):
     assert calendar.calendar_run(now=tuesday.replace(hour=12, minute=0)) == 1
     assert calendar.calendar_run(now=tuesday.replace(hour=12, minute=1)) == 0  # already pushed today
     assert calendar.calendar_run(now=tuesday.replace(hour=15)) == 0
+    assert calendar.calendar_run(now=tuesday.replace(hour=23)) == 0
     post = Post.objects.get(source=PostSource.CALENDAR)
     assert (post.group, post.kind, post.status) == (community.hub, PostKind.KNOWLEDGE, PostStatus.PUBLISHED)
     assert OutboundMessage.objects.filter(dedupe_key=f"post:{post.pk}").count() == 1
@@ -248,11 +254,31 @@ def test_the_local_day_decides_not_the_utc_day(community, knowledge):
     assert ScheduleRun.objects.get().day == date(2026, 11, 17)
 
 
+def test_a_push_more_than_three_hours_late_is_skipped(community, knowledge):
+    """Beat was down all evening: the 20:00 knowledge post does not go out at midnight."""
+    assert calendar.calendar_run(now=datetime(2026, 11, 17, 15, 1, tzinfo=UTC)) == 0  # 23:01 in Shanghai
+    assert calendar.calendar_run(now=datetime(2026, 11, 17, 14, 59, tzinfo=UTC)) == 1  # 22:59: still on time
+
+
+def test_a_new_or_resumed_schedule_does_not_push_a_slot_already_past(community, knowledge):
+    tuesday_evening = datetime(2026, 11, 17, 12, 30, tzinfo=UTC)  # 20:30 in Shanghai
+    Schedule.objects.filter(pk=knowledge.pk).update(active_since=datetime(2026, 11, 17, 12, 15, tzinfo=UTC))
+    assert calendar.calendar_run(now=tuesday_evening) == 0  # created at 20:15, after today's 20:00
+    assert calendar.calendar_run(now=datetime(2026, 11, 19, 12, 0, tzinfo=UTC)) == 1  # Thursday's goes
+
+    calendar.schedule_update(schedule=knowledge, is_active=False)
+    calendar.schedule_update(schedule=knowledge, is_active=True)
+    assert Schedule.objects.get(pk=knowledge.pk).active_since > timezone.now() - timedelta(minutes=1)
+    calendar.schedule_update(schedule=knowledge, is_active=True)  # already active: no new start
+    assert Schedule.objects.get(pk=knowledge.pk).is_active
+
+
 def test_paused_schedules_and_archived_groups_push_nothing(community, photo, knowledge):
     calendar.schedule_update(schedule=knowledge, is_active=False)
     in_photo = calendar.schedule_create(
         group=photo, kind=PostKind.TOPIC, title="话题日", body="今天聊构图", weekdays=[1], at=time(9, 0)
     )
+    Schedule.objects.filter(pk=in_photo.pk).update(active_since=SINCE)
     type(photo).objects.filter(pk=photo.pk).update(status=GroupStatus.ARCHIVED, archived_at=timezone.now())
     assert calendar.calendar_run(now=datetime(2026, 11, 17, 13, tzinfo=UTC)) == 0
     assert in_photo.pk and not Post.objects.exists()
