@@ -179,6 +179,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "content.tasks.draft_digests",
         "schedule": crontab(hour=env_int("CANOPY_DIGEST_HOUR", 1, minimum=0, maximum=23), minute=0, day_of_week="mon"),
     },
+    "compute-metrics": {
+        "task": "analytics.tasks.compute_all",
+        "schedule": 60 * env_int("CANOPY_METRICS_MINUTES", 10, minimum=1, maximum=1440),
+    },
+    "weekly-health-reports": {
+        "task": "analytics.tasks.weekly_reports",
+        "schedule": crontab(hour=env_int("CANOPY_REPORT_HOUR", 2, minimum=0, maximum=23), minute=0, day_of_week="mon"),
+    },
 }
 
 # --- Auth, sessions, security ---------------------------------------------------------------
@@ -232,6 +240,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- REST API -------------------------------------------------------------------------------
+# A full batch of 5,000 events with their texts, or an uploaded chat log, is bigger than 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

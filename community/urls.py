@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from analytics import api as analytics_api
 from community import views
 from content import api as content_api
 from members import api as members_api
@@ -39,6 +40,8 @@ public_api = [
     path("invitations/accept/", members_api.InvitationAcceptView.as_view(), name="api-invitation-accept"),
     path("live-codes/<slug:slug>/resolve/", members_api.LiveCodeResolveView.as_view(), name="api-livecode-resolve"),
     path("moderation/scan/", content_api.MessageScanView.as_view(), name="api-moderation-scan"),
+    path("events/", analytics_api.EventsView.as_view(), name="api-events"),
+    path("groups/<int:pk>/metrics/", analytics_api.GroupMetricsView.as_view(), name="api-group-metrics"),
     path("groups/<int:pk>/auto-reply/", content_api.AutoReplyAskView.as_view(), name="api-auto-reply"),
     path("groups/<int:pk>/content-settings/", content_api.ContentSettingsView.as_view(), name="api-content-settings"),
     path("communities/<int:community>/lexicon/", content_api.LexiconView.as_view(), name="api-lexicon"),

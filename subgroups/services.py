@@ -384,6 +384,19 @@ def group_take_seats(*, group_id: int, seats: int = 1, limit: int | None = None)
     return fits.update(member_count=F("member_count") + seats, status=full_after) == 1
 
 
+def group_count_arrivals(*, group_id: int, seats: int) -> None:
+    """Count members the platform itself let in (a join seen by an integration): they are in the
+    group whatever Canopy's capacity says, so the count may pass it and the group reads full."""
+    full_after = Case(
+        When(member_count__gte=F("capacity") - seats, then=Value(GroupStatus.FULL)),
+        default=Value(GroupStatus.OPEN),
+    )
+    Group.objects.filter(pk=group_id).exclude(status=GroupStatus.ARCHIVED).update(
+        member_count=F("member_count") + seats, status=full_after
+    )
+    Group.objects.filter(pk=group_id, status=GroupStatus.ARCHIVED).update(member_count=F("member_count") + seats)
+
+
 def group_release_seat(*, group_id: int) -> None:
     """A member left: one more seat is free."""
     Group.objects.filter(pk=group_id, member_count__gt=0).update(

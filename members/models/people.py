@@ -102,6 +102,7 @@ class MembershipSource(models.TextChoices):
     IMPORT = "import", _("Import")
     INVITE = "invite", _("Invitation")
     MANUAL = "manual", _("Added by an admin")
+    PLATFORM = "platform", _("Seen on the platform")
 
 
 class Membership(models.Model):

@@ -330,3 +330,125 @@ def owner_add(*, community: Community, user, by=None) -> Membership:
             user=user,
         )
     return role_grant(member=member, group=community.hub, role=Role.OWNER, by=by)
+
+
+# --- Accounts and memberships as integrations see them ----------------------------------------
+
+
+def members_for_handles(*, community: Community, handles: dict[tuple[str, str], str]) -> tuple[dict, int]:
+    """Member ids for platform accounts ``(platform, external id) -> display name``, creating a
+    member for each account the community has not seen (an integration vouches for it).
+    Returns the mapping and how many members were created.
+
+    Lock-free under concurrency: two batches that both meet a new account both create a
+    member, the unique handle keeps one, and the loser's member is deleted again."""
+    if not handles:
+        return {}, 0
+    found = _handle_ids(community, handles)
+    missing = [key for key in handles if key not in found]
+    if not missing:
+        return found, 0
+    now = timezone.now()
+    with transaction.atomic():
+        created = Member.objects.bulk_create(
+            Member(community=community, display_name=(handles[key] or key[1])[:100], joined_at=now) for key in missing
+        )
+        PlatformHandle.objects.bulk_create(
+            (
+                PlatformHandle(community=community, member=member, platform=key[0], external_id=key[1])
+                for key, member in zip(missing, created, strict=True)
+            ),
+            ignore_conflicts=True,
+        )
+        found.update(_handle_ids(community, dict.fromkeys(missing, "")))
+        kept = {found[key] for key in missing}
+        losers = [member.pk for member in created if member.pk not in kept]
+        if losers:
+            Member.objects.filter(pk__in=losers).delete()
+    return found, len(created) - len(losers)
+
+
+def _handle_ids(community: Community, handles: dict[tuple[str, str], str]) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    by_platform: dict[str, list[str]] = {}
+    for platform, external_id in handles:
+        by_platform.setdefault(platform, []).append(external_id)
+    for platform, external_ids in by_platform.items():
+        for start in range(0, len(external_ids), 2000):
+            rows = PlatformHandle.objects.filter(
+                community=community, platform=platform, external_id__in=external_ids[start : start + 2000]
+            ).values_list("external_id", "member_id")
+            found.update(((platform, external_id), member_id) for external_id, member_id in rows)
+    return found
+
+
+@transaction.atomic
+def memberships_follow_platform(*, changes: Iterable[tuple[int, int, str, datetime]]) -> tuple[int, int]:
+    """Record joins and leaves that an integration saw, ``(member id, group id, "join" or
+    "leave", when)`` in any order: a join opens a membership (unless one is open), a leave closes
+    the open one. The platform already let them in or out, so capacity does not apply.
+    Returns (joined, left)."""
+    joined = left = 0
+    for member_id, group_id, action, when in sorted(changes, key=lambda change: change[3]):
+        open_membership = (
+            Membership.objects.select_for_update()
+            .filter(member_id=member_id, group_id=group_id, status=MembershipStatus.ACTIVE)
+            .first()
+        )
+        if action == "join" and open_membership is None:
+            try:
+                with transaction.atomic():
+                    membership = Membership.objects.create(
+                        member_id=member_id, group_id=group_id, source=MembershipSource.PLATFORM, joined_at=when
+                    )
+            except IntegrityError:
+                continue  # another batch opened it a moment ago
+            tree.group_count_arrivals(group_id=group_id, seats=1)
+            Member.objects.filter(pk=member_id, joined_at__isnull=True).update(joined_at=when)
+            _record(membership, MembershipEvent.Action.JOINED)
+            joined += 1
+        elif action == "leave" and open_membership is not None and open_membership.joined_at <= when:
+            if open_membership.role == Role.OWNER:
+                continue  # an owner stays on record until someone else is made owner
+            open_membership.status = MembershipStatus.LEFT
+            open_membership.left_at = when
+            open_membership.save(update_fields=["status", "left_at", "updated_at"])
+            tree.group_release_seat(group_id=group_id)
+            _record(open_membership, MembershipEvent.Action.LEFT, reason="platform")
+            left += 1
+    return joined, left
+
+
+@transaction.atomic
+def memberships_seen(*, first_seen: dict[tuple[int, int], datetime]) -> int:
+    """Members an integration saw acting in a group they have no membership of, ever, are
+    members of it since then (``(member id, group id) -> first time seen``). A member who
+    has left keeps their history: a late event does not bring them back. Returns how many
+    memberships were opened."""
+    if not first_seen:
+        return 0
+    member_ids = {member_id for member_id, _group_id in first_seen}
+    known = set(
+        Membership.objects.filter(member_id__in=member_ids, group_id__in={group for _m, group in first_seen})
+        .values_list("member_id", "group_id")
+        .distinct()
+    )
+    new = [(pair, when) for pair, when in first_seen.items() if pair not in known]
+    if not new:
+        return 0
+    created = Membership.objects.bulk_create(
+        (
+            Membership(member_id=member_id, group_id=group_id, source=MembershipSource.PLATFORM, joined_at=when)
+            for (member_id, group_id), when in new
+        ),
+        ignore_conflicts=True,  # a concurrent batch opened the same one: theirs stands
+    )
+    per_group: dict[int, int] = {}
+    for (_member_id, group_id), _when in new:
+        per_group[group_id] = per_group.get(group_id, 0) + 1
+    for group_id, seats in per_group.items():
+        tree.group_count_arrivals(group_id=group_id, seats=seats)
+    Member.objects.filter(pk__in=[member_id for (member_id, _g), _w in new], joined_at__isnull=True).update(
+        joined_at=timezone.now()
+    )
+    return len(created)

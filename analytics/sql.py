@@ -1,0 +1,80 @@
+"""Set-based writes that the ORM does slowly: multi-row INSERT … ON CONFLICT, on PostgreSQL and
+SQLite alike (both speak this dialect). Rows go in chunks that stay under SQLite's limit on
+bound parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+
+_MAX_PARAMS = 30_000
+
+
+def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterable[Sequence[Sequence[Any]]]:
+    size = max(1, _MAX_PARAMS // max(width, 1))
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _values(chunk: Sequence[Sequence[Any]], width: int) -> tuple[str, list[Any]]:
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    params: list[Any] = []
+    for values in chunk:
+        params.extend(values)
+    return ", ".join([row] * len(chunk)), params
+
+
+def insert_returning(
+    table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, conflict: Sequence[str], returning: str
+) -> list[Any]:
+    """Insert rows, skip those that clash on ``conflict``, and return ``returning`` of the rows
+    that went in: how ingestion tells a new event from a duplicate in one round trip."""
+    inserted: list[Any] = []
+    width = len(columns)
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, width):
+            values, params = _values(chunk, width)
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} "
+                f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {returning}",
+                params,
+            )
+            inserted.extend(row[0] for row in cursor.fetchall())
+    return inserted
+
+
+def upsert(
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str] | None = None,
+    extra_set: str = "",
+) -> int:
+    """INSERT … ON CONFLICT DO UPDATE: the derived tables' write, keyed by (object, day)."""
+    update = [column for column in (update or columns) if column not in conflict]
+    assignments = ", ".join(f"{column} = excluded.{column}" for column in update)
+    if extra_set:
+        assignments = f"{assignments}, {extra_set}" if assignments else extra_set
+    width = len(columns)
+    written = 0
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, width):
+            values, params = _values(chunk, width)
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} "
+                f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {assignments}",
+                params,
+            )
+            written += len(chunk)
+    return written
+
+
+def fetch(sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return names, cursor.fetchall()
