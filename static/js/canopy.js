@@ -42,6 +42,66 @@
         options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true, max: 100 } }, plugins: { legend: { position: "bottom" } } }
       };
     },
+    line: function (canvas, data) {
+      var percent = canvas.dataset.percent === "1";
+      return {
+        type: "line",
+        data: {
+          labels: data.labels,
+          datasets: data.datasets.map(function (set, index) {
+            return {
+              label: set.label,
+              data: set.data.map(function (value) { return value === null ? null : (percent ? value * 100 : value); }),
+              borderColor: palette[index % palette.length],
+              backgroundColor: palette[index % palette.length],
+              pointRadius: 0,
+              borderWidth: 2,
+              spanGaps: true,
+              tension: 0.25
+            };
+          })
+        },
+        options: {
+          maintainAspectRatio: false,
+          interaction: { mode: "index", intersect: false },
+          scales: { y: { beginAtZero: true, ticks: percent ? { callback: function (v) { return v + "%"; } } : {} } },
+          plugins: { legend: { position: "bottom" } }
+        }
+      };
+    },
+    bars: function (canvas, data) {
+      return {
+        type: "bar",
+        data: {
+          labels: data.labels,
+          datasets: data.datasets.map(function (set, index) {
+            return { label: set.label, data: set.data, backgroundColor: set.color || palette[index % palette.length] };
+          })
+        },
+        options: {
+          indexAxis: canvas.dataset.horizontal === "1" ? "y" : "x",
+          maintainAspectRatio: false,
+          scales: { y: { beginAtZero: true } },
+          plugins: { legend: { display: data.datasets.length > 1, position: "bottom" } }
+        }
+      };
+    },
+    calibration: function (canvas, data) {
+      return {
+        type: "scatter",
+        data: {
+          datasets: [
+            { label: canvas.dataset.labelModel, data: data.points, backgroundColor: "#2f7d4f", pointRadius: 5, showLine: true, borderColor: "#2f7d4f" },
+            { label: canvas.dataset.labelPerfect, data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], showLine: true, borderColor: "#bbb", borderDash: [4, 4], pointRadius: 0 }
+          ]
+        },
+        options: {
+          maintainAspectRatio: false,
+          scales: { x: { min: 0, max: 1, title: { display: true, text: canvas.dataset.labelX } }, y: { min: 0, max: 1, title: { display: true, text: canvas.dataset.labelY } } },
+          plugins: { legend: { position: "bottom" } }
+        }
+      };
+    },
     kinds: function (canvas, data) {
       return {
         type: "doughnut",
