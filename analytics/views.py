@@ -301,7 +301,11 @@ def survey(request: HttpRequest, community: Community) -> HttpResponse:
         if _export(request) != "xlsx":
             raise Http404
         sheets = [
-            (f"Q{index}", [table["question"], *table["groups"]], [[answer, *counts] for answer, counts in table["rows"]])
+            (
+                f"Q{index}",
+                [table["question"], *table["groups"]],
+                [[answer, *counts] for answer, counts in table["rows"]],
+            )
             for index, table in enumerate(tables, start=1)
         ] or [("Survey", [_("No answers yet.")], [])]
         response = HttpResponse(
@@ -386,7 +390,9 @@ def _report_xlsx(community: Community, report) -> HttpResponse:
         ("dau_rate", _label("dau_rate")),
         ("grade", _("Health grade")),
     ]
-    summary = [(key, data.get("community", {}).get(key), data.get("previous", {}).get(key)) for key in reports.REPORT_METRICS]
+    summary = [
+        (key, data.get("community", {}).get(key), data.get("previous", {}).get(key)) for key in reports.REPORT_METRICS
+    ]
     sheets = [
         (str(_("Community")), [_("Figure"), _("This week"), _("Week before")], summary),
         (
@@ -405,13 +411,19 @@ def _report_xlsx(community: Community, report) -> HttpResponse:
 class ThresholdsForm(forms.ModelForm):
     class Meta:
         model = AnalyticsSettings
-        exclude = ["community"]
+        fields = [
+            "active_messages_per_week", "silent_days", "churned_days", "high_value_days",
+            "high_value_messages_per_day", "churn_horizon_days", "risk_medium", "risk_high",
+            "speaking_rate_week_min", "speaking_rate_month_min", "messages_per_member_min", "interaction_rate_min",
+            "quit_rate_week_max", "quit_rate_month_max", "unanswered_questions_max", "unanswered_after_hours",
+            "keep_message_text",
+        ]  # fmt: skip
 
     def clean(self):
         values = super().clean()
-        if values.get("risk_medium") is not None and values.get("risk_high") is not None:
-            if values["risk_medium"] >= values["risk_high"]:
-                self.add_error("risk_high", _("High risk must start above medium risk."))
+        medium, high = values.get("risk_medium"), values.get("risk_high")
+        if medium is not None and high is not None and medium >= high:
+            self.add_error("risk_high", _("High risk must start above medium risk."))
         if values.get("silent_days") and values.get("churned_days") and values["silent_days"] >= values["churned_days"]:
             self.add_error("churned_days", _("Churned must come after silent."))
         return values

@@ -17,6 +17,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone, translation
 
+from analytics.services.metrics import metrics_compute
+from analytics.services.reports import health_report_generate
+from analytics.services.synthetic import activity_generate
 from members import services as people
 from members.models import Application, Member, PlatformHandle, Role
 from members.services.questionnaire import questionnaire_add_article_questions
@@ -439,6 +442,9 @@ def _ensure_user(username: str, password: str, *, superuser: bool) -> tuple[Any,
     return User.objects.create_user(username=username, password=password, first_name="演示运营"), True
 
 
+DEMO_ACTIVITY_DAYS = 60
+
+
 @transaction.atomic
 def seed_demo(*, with_logins: bool, reset: bool = False) -> dict[str, int]:
     """Create whatever part of the demo is missing. Returns what it created."""
@@ -478,6 +484,22 @@ def seed_demo(*, with_logins: bool, reset: bool = False) -> dict[str, int]:
             _create_funnel(community, members, rng)
             with translation.override("zh-hans"):  # the digest and mirrored announcements read Chinese
                 _create_content(community, operator)
+        _create_activity(community, spec)
         report["communities"] += 1
         report["members"] += Member.objects.filter(community=community).count()
     return report
+
+
+def _create_activity(community: Community, spec: DemoCommunity) -> None:
+    """60 days of synthetic activity acted out by the demo's own members, then the numbers,
+    so the analytics pages open with populated charts."""
+    activity_generate(
+        community=community,
+        members=spec.members - 1,
+        days=DEMO_ACTIVITY_DAYS,
+        seed=sum(map(ord, spec.slug)),
+        use_existing=True,
+        events_target=(spec.members - 1) * 25,
+    )
+    metrics_compute(community=community)
+    health_report_generate(community=community)

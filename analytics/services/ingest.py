@@ -253,9 +253,13 @@ def _store(community: Community, items: list[_Item], result: IngestResult, now: 
     zone = zoneinfo.ZoneInfo(community.time_zone)
     keep_text = settings_for(community).keep_message_text
     names: dict[tuple[str, str], str] = {}
+    first_seen: dict[tuple[str, str], datetime] = {}
     for item in items:
-        names.setdefault((item.platform, item.user_id), item.name)
-    member_ids, created = members_for_handles(community=community, handles=names)
+        key = (item.platform, item.user_id)
+        names.setdefault(key, item.name)
+        if key not in first_seen or item.occurred_at < first_seen[key]:
+            first_seen[key] = item.occurred_at
+    member_ids, created = members_for_handles(community=community, handles=names, first_seen=first_seen)
     result.members_created += created
     ops = connection.ops
     received = ops.adapt_datetimefield_value(now)
@@ -306,15 +310,19 @@ def _store(community: Community, items: list[_Item], result: IngestResult, now: 
             for item in fresh
             if item.kind in (EventKind.JOIN, EventKind.LEAVE)
         ]
+        # Acting in a group makes one a member of it (unless a join in this batch says when);
+        # then joins and leaves, in time order, open and close memberships.
+        joining = {(member_id, group_id) for member_id, group_id, kind, _when in changes if kind == EventKind.JOIN}
+        seen_in_group: dict[tuple[int, int], datetime] = {}
+        for item in fresh:
+            pair = (member_ids[(item.platform, item.user_id)], item.group.pk)
+            if item.kind in (EventKind.JOIN, EventKind.LEAVE) or pair in joining:
+                continue
+            if pair not in seen_in_group or item.occurred_at < seen_in_group[pair]:
+                seen_in_group[pair] = item.occurred_at
+        memberships_seen(first_seen=seen_in_group)
         if changes:
             memberships_follow_platform(changes=changes)
-        first_seen: dict[tuple[int, int], datetime] = {}
-        for item in fresh:
-            if item.kind != EventKind.LEAVE:
-                pair = (member_ids[(item.platform, item.user_id)], item.group.pk)
-                if pair not in first_seen or item.occurred_at < first_seen[pair]:
-                    first_seen[pair] = item.occurred_at
-        memberships_seen(first_seen=first_seen)
     result.accepted += len(inserted)
     result.duplicates += len(items) - len(inserted)
     # The word engine reads new chat text once: a duplicate was scanned the first time.

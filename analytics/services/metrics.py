@@ -131,7 +131,7 @@ def metrics_compute(
         report.members = states.pop("_members", 0)
         report.churn = states.pop("_churn", {})
         step("alerts", 90)
-        report.alerts_open = _alerts_refresh(community, today=today, options=options)
+        report.alerts_open = _alerts_refresh(community, today=today, now=now, options=options)
         step("done", 100)
     finally:
         _unlock(community.pk)
@@ -851,7 +851,7 @@ def _members_refresh(community: Community, *, today: date, now: datetime, option
 # --- Alerts ----------------------------------------------------------------------------------
 
 
-def _alerts_refresh(community: Community, *, today: date, options: AnalyticsSettings) -> int:
+def _alerts_refresh(community: Community, *, today: date, now: datetime, options: AnalyticsSettings) -> int:
     """Open an alert for each condition that holds today, refresh those still open, resolve
     those whose condition has ended. A dismissed alert stays quiet for a week."""
     wanted: dict[tuple[str, str], dict[str, Any]] = {}
@@ -912,12 +912,11 @@ def _alerts_refresh(community: Community, *, today: date, options: AnalyticsSett
                     "member_id": member_id,
                     "detail": {"recent": int(recent), "prior": int(prior)},
                 }
-    return _alerts_apply(community, wanted, today)
+    return _alerts_apply(community, wanted, today, now)
 
 
 @transaction.atomic
-def _alerts_apply(community: Community, wanted: dict, today: date) -> int:
-    now = timezone.now()
+def _alerts_apply(community: Community, wanted: dict, today: date, now: datetime) -> int:
     open_alerts = {
         (alert.kind, alert.subject): alert
         for alert in Alert.objects.select_for_update().filter(community=community, status=AlertStatus.OPEN)

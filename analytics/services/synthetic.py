@@ -55,16 +55,14 @@ def activity_generate(
     )
     people = activity.members
     with transaction.atomic():
-        if use_existing:
-            member_ids = _existing_members(community, people)
-        else:
-            member_ids = _new_members(community, people, groups)
+        make = _existing_members if use_existing else _new_members
+        member_ids = make(community, people, groups)
         _backdate_memberships(community, people, member_ids, groups)
         inserted = _events_load(community, activity.events, member_ids, groups, seed=seed)
     return {"members": len(people), "events": inserted}
 
 
-def _existing_members(community: Community, people: pd.DataFrame) -> np.ndarray:
+def _existing_members(community: Community, people: pd.DataFrame, groups: list[Group]) -> np.ndarray:
     ids = np.array(Member.objects.filter(community=community).order_by("pk").values_list("pk", flat=True))
     if len(ids) == 0:
         return _new_members(community, people, [community.hub])
@@ -211,10 +209,16 @@ def events_copy(frame: pd.DataFrame) -> int:
     if connection.vendor == "postgresql":
         for start in range(0, len(full), 500_000):
             buffer = io.StringIO()
-            full.iloc[start : start + 500_000].to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S%z")
+            full.iloc[start : start + 500_000].to_csv(
+                buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S%z"
+            )
             buffer.seek(0)
             with connection.cursor() as cursor:
-                cursor.copy_expert(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (text_hash, text, reply_to))", buffer)
+                cursor.copy_expert(
+                    f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN "
+                    "WITH (FORMAT csv, FORCE_NOT_NULL (text_hash, text, reply_to))",
+                    buffer,
+                )
         return len(full)
     ops = connection.ops
     rows = [

@@ -335,10 +335,16 @@ def owner_add(*, community: Community, user, by=None) -> Membership:
 # --- Accounts and memberships as integrations see them ----------------------------------------
 
 
-def members_for_handles(*, community: Community, handles: dict[tuple[str, str], str]) -> tuple[dict, int]:
+def members_for_handles(
+    *,
+    community: Community,
+    handles: dict[tuple[str, str], str],
+    first_seen: dict[tuple[str, str], datetime] | None = None,
+) -> tuple[dict, int]:
     """Member ids for platform accounts ``(platform, external id) -> display name``, creating a
     member for each account the community has not seen (an integration vouches for it).
-    Returns the mapping and how many members were created.
+    Returns the mapping and how many members were created. A new member joined when they
+    were ``first_seen`` (default: now).
 
     Lock-free under concurrency: two batches that both meet a new account both create a
     member, the unique handle keeps one, and the loser's member is deleted again."""
@@ -351,7 +357,12 @@ def members_for_handles(*, community: Community, handles: dict[tuple[str, str], 
     now = timezone.now()
     with transaction.atomic():
         created = Member.objects.bulk_create(
-            Member(community=community, display_name=(handles[key] or key[1])[:100], joined_at=now) for key in missing
+            Member(
+                community=community,
+                display_name=(handles[key] or key[1])[:100],
+                joined_at=(first_seen or {}).get(key, now),
+            )
+            for key in missing
         )
         PlatformHandle.objects.bulk_create(
             (
@@ -448,7 +459,4 @@ def memberships_seen(*, first_seen: dict[tuple[int, int], datetime]) -> int:
         per_group[group_id] = per_group.get(group_id, 0) + 1
     for group_id, seats in per_group.items():
         tree.group_count_arrivals(group_id=group_id, seats=seats)
-    Member.objects.filter(pk__in=[member_id for (member_id, _g), _w in new], joined_at__isnull=True).update(
-        joined_at=timezone.now()
-    )
     return len(created)
