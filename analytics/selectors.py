@@ -116,9 +116,7 @@ def survey_pivot(user, community: Community) -> list[dict[str, Any]]:
     """For each choice question, a pivot of answers × groups over the applications the user
     may see: how many applicants to each group picked each choice (pandas ``pivot_table``)."""
     groups = visible_groups(user, community)
-    questions = list(
-        Question.objects.filter(group__in=groups, kind__in=["single", "multiple"]).select_related("group")
-    )
+    questions = list(Question.objects.filter(group__in=groups, kind__in=["single", "multiple"]).select_related("group"))
     if not questions:
         return []
     applications = Application.objects.filter(group__in=groups).values_list("group__name", "answers")
