@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import Http404, HttpResponse
 from openpyxl import Workbook
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 FORMATS = ("csv", "xlsx")
@@ -54,7 +55,7 @@ def workbook_bytes(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[
         sheet = book.create_sheet(title=title or "Sheet")
         sheet.append(list(headings))
         for cell in sheet[1]:
-            cell.font = cell.font.copy(bold=True)
+            cell.font = Font(bold=True)
         for row in rows:
             sheet.append([_cell(value) for value in row])
         for index, heading in enumerate(headings, start=1):

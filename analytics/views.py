@@ -159,10 +159,10 @@ def _tree_export(request: HttpRequest, community: Community, tree: list[dict]) -
 def group_page(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
     group = get_object_or_404(selectors.visible_groups(request.user, community), pk=pk)
     trend = selectors.group_trend(group)
+    # Its siblings, as far as the user may see them.
+    visible = selectors.visible_groups(request.user, community)
     siblings = list(
-        Group.objects.filter(community=community, parent_id=group.parent_id).order_by("name")
-        if group.parent_id
-        else Group.objects.filter(pk=group.pk)
+        visible.filter(parent_id=group.parent_id).order_by("name") if group.parent_id else visible.filter(pk=group.pk)
     )
     latest = selectors.latest_group_days(community, Group.objects.filter(pk__in=[s.pk for s in siblings]))
     board = sorted(

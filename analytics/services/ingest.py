@@ -167,7 +167,7 @@ def _parse(index: int, raw: Any, resolver: GroupResolver, now: datetime) -> tupl
     group, group_errors = resolver.resolve(raw)
     errors.update(group_errors)
     platform = raw.get("platform") or (group.platform if group else "")
-    if platform not in _PLATFORMS:
+    if platform not in _PLATFORMS and (group is not None or raw.get("platform")):
         errors["platform"] = _("Unknown platform.")
     user_id = _text_field(raw, "user_id", errors, limit=128, required=True)
     name = _text_field(raw, "user_name", errors, limit=100, required=False)
