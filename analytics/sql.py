@@ -55,7 +55,7 @@ def upsert(
     extra_set: str = "",
 ) -> int:
     """INSERT … ON CONFLICT DO UPDATE: the derived tables' write, keyed by (object, day)."""
-    update = [column for column in (update or columns) if column not in conflict]
+    update = [column for column in (columns if update is None else update) if column not in conflict]
     assignments = ", ".join(f"{column} = excluded.{column}" for column in update)
     if extra_set:
         assignments = f"{assignments}, {extra_set}" if assignments else extra_set

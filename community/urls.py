@@ -63,6 +63,7 @@ urlpatterns = [
     path("", include("subgroups.urls")),
     path("", include("members.urls")),
     path("", include("content.urls")),
+    path("", include("analytics.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

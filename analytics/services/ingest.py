@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from analytics.models import DirtyDay, Event, EventKind
 from analytics.settings import settings_for
 from analytics.sql import insert_returning, upsert
-from content.services import moderation
+from content.services import lexicon, moderation
 from core.text import has_invalid_characters
 from members.services.people import members_for_handles, memberships_follow_platform, memberships_seen
 from subgroups.models import Community, Group, Platform
@@ -216,9 +216,13 @@ def _parse(index: int, raw: Any, resolver: GroupResolver, now: datetime) -> tupl
     )
 
 
-def events_ingest(*, raw_events: list[Any], groups: Iterable[Group], now: datetime | None = None) -> IngestResult:
+def events_ingest(
+    *, raw_events: list[Any], groups: Iterable[Group], now: datetime | None = None, scan: bool = True
+) -> IngestResult:
     """Check and store a batch of at most ``MAX_BATCH`` events for the given ``groups`` (those
-    the caller may write events for). Returns the counts and each rejected item's errors."""
+    the caller may write events for). Returns the counts and each rejected item's errors.
+    ``scan=False`` skips the word engine: for imported history, where asking a platform to
+    recall a months-old message, or warning its author today, would be wrong."""
     now = now or timezone.now()
     result = IngestResult()
     resolver = GroupResolver(groups)
@@ -240,7 +244,7 @@ def events_ingest(*, raw_events: list[Any], groups: Iterable[Group], now: dateti
     for item in items:
         by_community.setdefault(item.group.community_id, []).append(item)
     for community_items in by_community.values():
-        _store(community_items[0].group.community, community_items, result, now)
+        _store(community_items[0].group.community, community_items, result, now, scan=scan)
     return result
 
 
@@ -249,7 +253,7 @@ def _event_id_of(raw: Any) -> str:
     return str(value)[:128] if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
 
 
-def _store(community: Community, items: list[_Item], result: IngestResult, now: datetime) -> None:
+def _store(community: Community, items: list[_Item], result: IngestResult, now: datetime, *, scan: bool) -> None:
     zone = zoneinfo.ZoneInfo(community.time_zone)
     keep_text = settings_for(community).keep_message_text
     names: dict[tuple[str, str], str] = {}
@@ -325,9 +329,13 @@ def _store(community: Community, items: list[_Item], result: IngestResult, now: 
             memberships_follow_platform(changes=changes)
     result.accepted += len(inserted)
     result.duplicates += len(items) - len(inserted)
-    # The word engine reads new chat text once: a duplicate was scanned the first time.
+    # The word engine reads new chat text once: a duplicate was scanned the first time. One
+    # matcher serves the batch; only a hit goes on to file a flag.
+    if not scan:
+        return
+    matcher = lexicon.matcher_for(community)
     for item in fresh:
-        if item.text and item.kind in _SCANNED_KINDS:
+        if item.text and item.kind in _SCANNED_KINDS and matcher.scan(item.text):
             moderation.message_scan(
                 group=item.group,
                 platform=item.platform,

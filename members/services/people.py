@@ -447,15 +447,26 @@ def memberships_seen(*, first_seen: dict[tuple[int, int], datetime]) -> int:
     new = [(pair, when) for pair, when in first_seen.items() if pair not in known]
     if not new:
         return 0
-    created = Membership.objects.bulk_create(
-        (
-            Membership(member_id=member_id, group_id=group_id, source=MembershipSource.PLATFORM, joined_at=when)
-            for (member_id, group_id), when in new
-        ),
-        ignore_conflicts=True,  # a concurrent batch opened the same one: theirs stands
-    )
+
+    def membership(pair: tuple[int, int], when: datetime) -> Membership:
+        return Membership(member_id=pair[0], group_id=pair[1], source=MembershipSource.PLATFORM, joined_at=when)
+
+    try:
+        with transaction.atomic():
+            Membership.objects.bulk_create(membership(pair, when) for pair, when in new)
+        created = new
+    except IntegrityError:
+        # A concurrent batch opened some of them: theirs stand, and only ours take seats.
+        created = []
+        for pair, when in new:
+            try:
+                with transaction.atomic():
+                    membership(pair, when).save()
+            except IntegrityError:
+                continue
+            created.append((pair, when))
     per_group: dict[int, int] = {}
-    for (_member_id, group_id), _when in new:
+    for (_member_id, group_id), _when in created:
         per_group[group_id] = per_group.get(group_id, 0) + 1
     for group_id, seats in per_group.items():
         tree.group_count_arrivals(group_id=group_id, seats=seats)

@@ -231,7 +231,7 @@ class TestAlertsAndCompute:
         response = page_client(subtree_admin).post(f"/c/{numbers.slug}/analytics/alerts/{alert.pk}/dismiss/")
         assert response.status_code == 404
 
-    def test_compute_now(self, owner, community, django_capture_on_commit_callbacks):
+    def test_compute_now(self, owner, community, django_capture_on_commit_callbacks, eager_tasks):
         events_ingest(
             raw_events=[
                 {
