@@ -5,6 +5,9 @@ bucketed at ingestion into the community's local day. Everything else here is de
 recomputable from them: daily rollups per (member, group, day), metrics per (group, day) and
 (community, day), a current snapshot per member, the churn model's fit, alerts and weekly
 reports. Derived rows are upserts keyed by (object, day), so a second run changes nothing.
+
+Foreign keys here carry no index of their own (``db_index=False``) where a composite index
+already starts with the column: every extra index is paid on each of millions of writes.
 """
 
 from __future__ import annotations
@@ -49,9 +52,15 @@ class Event(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey(Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    group = models.ForeignKey(
+        Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
     occurred_at = models.DateTimeField(_("occurred"))
     day = models.DateField(_("day"), help_text=_("The community's local day when it occurred."))
@@ -89,7 +98,7 @@ class DirtyDay(models.Model):
     ``seq``; the engine clears the mark only if ``seq`` is still what it read, so an event that
     lands mid-computation leaves its day marked for the next run."""
 
-    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
     seq = models.BigIntegerField(default=1)
 
@@ -101,12 +110,32 @@ class DirtyDay(models.Model):
 
 
 class MemberDay(models.Model):
-    """Daily rollup per (member, group, day): the counts every metric starts from."""
+    """Daily rollup per (member, group, day): the counts every metric starts from.
+
+    Its foreign keys are not database constraints: millions of rows are rewritten at a time,
+    and checking each against three tables at commit doubled a full run. The rows are derived
+    from events, which do carry the constraints; deletes still cascade through the ORM."""
 
     id = models.BigAutoField(primary_key=True)
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey(Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community,
+        verbose_name=_("community"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    group = models.ForeignKey(
+        Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     day = models.DateField(_("day"))
     messages = models.PositiveIntegerField(_("messages"), default=0)
     replies = models.PositiveIntegerField(_("replies"), default=0)
@@ -131,7 +160,6 @@ class MemberDay(models.Model):
         constraints = [models.UniqueConstraint(fields=["member", "group", "day"], name="member_day_unique")]
         indexes = [
             models.Index(fields=["community", "day"], name="member_day_community_day"),
-            models.Index(fields=["group", "day"], name="member_day_group_day"),
         ]
 
     def __str__(self) -> str:
@@ -143,8 +171,12 @@ class GroupDay(models.Model):
     members to divide by is empty, not zero."""
 
     id = models.BigAutoField(primary_key=True)
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
-    group = models.ForeignKey(Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    group = models.ForeignKey(
+        Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField(_("day"))
     members = models.PositiveIntegerField(_("members"), default=0)
     joins = models.PositiveIntegerField(_("joins"), default=0)
@@ -179,7 +211,9 @@ class CommunityDay(models.Model):
     """The whole community's numbers for one local day, plus the member states and segments
     as they stood when that day was the latest one computed."""
 
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField(_("day"))
     members = models.PositiveIntegerField(_("members"), default=0)
     joins = models.PositiveIntegerField(_("joins"), default=0)
@@ -232,7 +266,9 @@ class MemberMetric(models.Model):
     member = models.OneToOneField(
         Member, verbose_name=_("member"), on_delete=models.CASCADE, primary_key=True, related_name="metric"
     )
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField(_("as of"))
     last_message_at = models.DateTimeField(_("last message"), null=True, blank=True)
     last_visit_at = models.DateTimeField(_("last visit"), null=True, blank=True)
@@ -276,7 +312,9 @@ class ChurnModel(models.Model):
     """The BG/NBD fit for one community on one day, with how well it was calibrated on a
     holdout: fitted on the history up to ``horizon_days`` ago, checked on what happened since."""
 
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField(_("day"))
     params = models.JSONField(_("parameters"), default=dict)
     members = models.PositiveIntegerField(_("members fitted"), default=0)
@@ -311,7 +349,9 @@ class Alert(models.Model):
     """A warning for the admins of a group. One open alert per (kind, subject): the engine
     refreshes it while the condition holds and resolves it when the condition ends."""
 
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=AlertKind.choices)
     group = models.ForeignKey(Group, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(
@@ -345,7 +385,9 @@ class Alert(models.Model):
 class HealthReport(models.Model):
     """The weekly community health report (周报), generated by beat for the week that ended."""
 
-    community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     week_start = models.DateField(_("week starting"))
     data = models.JSONField(_("data"), default=dict)
     created_at = models.DateTimeField(_("generated"), default=timezone.now)

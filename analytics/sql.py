@@ -78,3 +78,15 @@ def fetch(sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple]]:
         cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         return names, cursor.fetchall()
+
+
+def derived_data_transaction() -> None:
+    """Inside a transaction that writes only derived, recomputable rows (rollups, metrics, or
+    generated data), on PostgreSQL: don't wait for the WAL flush at commit, and give sorts and
+    hashes room. A crash can lose such a commit, but never half of it: the dirty-day marks it
+    clears go with it, so the next run recomputes the same days."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute("SET LOCAL work_mem TO '256MB'")

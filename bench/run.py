@@ -178,6 +178,10 @@ def main() -> None:
         figures["api_tree"] = page_figures(client, f"/api/v1/groups/{community.hub_id}/tree/")
         figures["api_mermaid"] = page_figures(client, f"/api/v1/groups/{community.hub_id}/mermaid/")
         figures["check_tree_ms"] = round(1000 * statistics.median(timed(selectors.tree_problems, repeat=5)), 2)
+
+        from bench.analytics_bench import analytics_figures
+
+        figures.update(analytics_figures(client, services))
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

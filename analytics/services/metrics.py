@@ -47,7 +47,7 @@ from analytics.models import (
     Segment,
 )
 from analytics.settings import settings_for
-from analytics.sql import fetch, upsert
+from analytics.sql import derived_data_transaction, fetch, upsert
 from members.models import Member, Membership
 from subgroups.models import Community
 
@@ -163,6 +163,7 @@ def _rollups_refresh(community: Community, *, full: bool) -> list[date]:
     """Recompute the (member, group, day) rollups of the dirty days; return those days."""
     ops = connection.ops
     with transaction.atomic():
+        derived_data_transaction()
         marks = list(DirtyDay.objects.filter(community=community).values_list("day", "seq"))
         if full:
             days = sorted(Event.objects.filter(community=community).values_list("day", flat=True).distinct().order_by())
@@ -822,6 +823,7 @@ def _members_refresh(community: Community, *, today: date, now: datetime, option
         )
     )
     with transaction.atomic():
+        derived_data_transaction()
         upsert(MemberMetric._meta.db_table, columns, rows, conflict=("member_id",))
         state_counts = pd.Series(states).value_counts().to_dict()
         segment_counts = pd.Series(segments).value_counts().to_dict()

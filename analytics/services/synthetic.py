@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from analytics import synthetic
 from analytics.models import DirtyDay, Event
-from analytics.sql import upsert
+from analytics.sql import derived_data_transaction, upsert
 from members.models import Member, Membership, MembershipSource, MembershipStatus, PlatformHandle
 from subgroups.models import Community, Group, GroupStatus
 
@@ -55,21 +55,46 @@ def activity_generate(
     )
     people = activity.members
     with transaction.atomic():
-        make = _existing_members if use_existing else _new_members
-        member_ids = make(community, people, groups)
-        _backdate_memberships(community, people, member_ids, groups)
-        inserted = _events_load(community, activity.events, member_ids, groups, seed=seed)
+        derived_data_transaction()  # generated data: no need to wait for the WAL flush
+        if use_existing:
+            member_ids, homes = _existing_members(community, people)
+        else:
+            member_ids, homes = _new_members(community, people, groups)
+        _backdate_memberships(community, people, member_ids, homes, create_missing=not use_existing)
+        inserted = _events_load(community, activity.events, member_ids, homes, seed=seed)
     return {"members": len(people), "events": inserted}
 
 
-def _existing_members(community: Community, people: pd.DataFrame, groups: list[Group]) -> np.ndarray:
+def _existing_members(community: Community, people: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The community's members, oldest first (round again if there are fewer), each acting in
+    a sub-group they are already in, or the hub."""
     ids = np.array(Member.objects.filter(community=community).order_by("pk").values_list("pk", flat=True))
     if len(ids) == 0:
-        return _new_members(community, people, [community.hub])
-    return ids[np.arange(len(people)) % len(ids)]
+        raise ValueError("The community has no members to act it out; leave out --existing.")
+    home: dict[int, int] = {}
+    for member_id, group_id in (
+        Membership.objects.filter(member__community=community, status=MembershipStatus.ACTIVE)
+        .exclude(group_id=community.hub_id)
+        .order_by("group_id")
+        .values_list("member_id", "group_id")
+    ):
+        home.setdefault(member_id, group_id)
+    chosen = ids[np.arange(len(people)) % len(ids)]
+    return chosen, np.array([home.get(member_id, community.hub_id) for member_id in chosen.tolist()])
 
 
-def _new_members(community: Community, people: pd.DataFrame, groups: list[Group]) -> np.ndarray:
+def _new_members(community: Community, people: pd.DataFrame, groups: list[Group]) -> tuple[np.ndarray, np.ndarray]:
+    """New members with platform accounts, each in the hub and one sub-group, if those have
+    room for them all."""
+    homes = np.array([group.pk for group in groups])[people["group"].to_numpy()]
+    needed = pd.Series(homes).value_counts().to_dict()
+    needed[community.hub_id] = needed.get(community.hub_id, 0) + len(people)
+    for group in Group.objects.filter(pk__in=list(needed)):
+        if group.member_count + needed[group.pk] > group.capacity:
+            raise ValueError(
+                f"“{group.name}” has room for {group.capacity - group.member_count} more members, "
+                f"not {needed[group.pk]}."
+            )
     created = Member.objects.bulk_create(
         Member(
             community=community,
@@ -87,12 +112,14 @@ def _new_members(community: Community, people: pd.DataFrame, groups: list[Group]
         PlatformHandle(community=community, member=member, platform=platform, external_id=external_id)
         for member, external_id in zip(created, people["external_id"], strict=True)
     )
-    return np.array([member.pk for member in created])
+    return np.array([member.pk for member in created]), homes
 
 
-def _backdate_memberships(community: Community, people: pd.DataFrame, member_ids: np.ndarray, groups) -> None:
+def _backdate_memberships(
+    community: Community, people: pd.DataFrame, member_ids: np.ndarray, homes: np.ndarray, *, create_missing: bool
+) -> None:
     """Each synthetic member belongs to the hub and to their sub-group from their join to their
-    leave: existing memberships move to those times, missing ones are created."""
+    leave: existing memberships move to those times; missing ones are created for new members."""
     hub = community.hub
     joined = dict(zip(member_ids.tolist(), (stamp.to_pydatetime() for stamp in people["joined_at"]), strict=True))
     left = {
@@ -100,7 +127,7 @@ def _backdate_memberships(community: Community, people: pd.DataFrame, member_ids
         for member_id, stamp in zip(member_ids.tolist(), people["left_at"], strict=True)
         if not pd.isna(stamp)
     }
-    group_of = dict(zip(member_ids.tolist(), (groups[index].pk for index in people["group"]), strict=True))
+    group_of = dict(zip(member_ids.tolist(), homes.tolist(), strict=True))
     existing = {
         (membership.member_id, membership.group_id): membership
         for membership in Membership.objects.filter(member_id__in=list(joined), status=MembershipStatus.ACTIVE)
@@ -110,6 +137,8 @@ def _backdate_memberships(community: Community, people: pd.DataFrame, member_ids
         for group_id in {hub.pk, group_of[member_id]}:
             membership = existing.get((member_id, group_id))
             if membership is None:
+                if not create_missing:
+                    continue
                 membership = Membership(
                     member_id=member_id, group_id=group_id, source=MembershipSource.IMPORT, joined_at=when
                 )
@@ -142,16 +171,14 @@ def _chunks(items: list, size: int):
 
 
 def _events_load(
-    community: Community, events: pd.DataFrame, member_ids: np.ndarray, groups: list[Group], *, seed: int
+    community: Community, events: pd.DataFrame, member_ids: np.ndarray, homes: np.ndarray, *, seed: int
 ) -> int:
     rng = np.random.default_rng(seed + 7919)
-    group_ids = np.array([group.pk for group in groups], dtype=np.int64)
-    targets = group_ids[events["group"].to_numpy()]
+    own = homes[events["member"].to_numpy()]
     in_hub = rng.random(len(events)) < HUB_SHARE
-    targets = np.where(in_hub, community.hub_id, targets)
     # Joins and leaves stay in the member's own sub-group.
     moves = events["kind"].isin(["join", "leave"]).to_numpy()
-    targets = np.where(moves, group_ids[events["group"].to_numpy()], targets)
+    targets = np.where(in_hub & ~moves, community.hub_id, own)
     zone = zoneinfo.ZoneInfo(community.time_zone)
     local_days = events["occurred_at"].dt.tz_convert(zone).dt.date
     frame = pd.DataFrame(
