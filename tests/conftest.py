@@ -167,3 +167,15 @@ def _isolated_cache():
     cache.key_prefix = f"{previous}-{uuid4().hex[:12]}"
     yield
     cache.key_prefix = previous
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run tasks in-process even when REDIS_URL points at a broker: for page tests that start
+    work and look at its result. Real workers have their own tests."""
+    from community.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
