@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.models import Member
 from subgroups.models import Community, Group
@@ -34,7 +35,7 @@ class EventKind(models.TextChoices):
     INVITE = "invite", _("Invitation")
     PURCHASE = "purchase", _("Purchase")
     CLICK = "click", _("Click")
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("event", "Open")
 
 
 POSTING_KINDS = (EventKind.MESSAGE, EventKind.REPLY)
@@ -239,7 +240,7 @@ class CommunityDay(models.Model):
 
 
 class MemberState(models.TextChoices):
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("member state", "Active")
     OCCASIONAL = "occasional", _("Occasional")
     LURKER = "lurker", _("Lurker (潜水)")
     FREELOADER = "freeloader", _("Freeloader (薅羊毛)")
@@ -340,7 +341,7 @@ class AlertKind(models.TextChoices):
 
 
 class AlertStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("alert", "Open")
     RESOLVED = "resolved", _("Resolved")
     DISMISSED = "dismissed", _("Dismissed")
 
@@ -505,7 +506,7 @@ class ImportJob(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.PREVIEW)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows done"), default=0)
-    accepted = models.PositiveIntegerField(_("accepted"), default=0)
+    accepted = models.PositiveIntegerField(pgettext_lazy("import", "accepted"), default=0)
     duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     errors = models.JSONField(_("row errors"), default=list, blank=True)

@@ -46,11 +46,13 @@ def latest_group_days(community: Community, groups: QuerySet[Group]) -> dict[int
     return {row.group_id: row for row in rows}
 
 
-def kpis(trend: list[CommunityDay]) -> list[dict[str, Any]]:
-    """The headline figures on the latest day and their change over 7 days."""
-    if not trend:
+def kpis(trend: list[CommunityDay], *, today: date | None = None) -> list[dict[str, Any]]:
+    """The headline figures on the latest complete day (today is still under way, and its
+    rates would read low) and their change over 7 days."""
+    complete = [row for row in trend if today is None or row.day < today]
+    if not complete:
         return []
-    latest = trend[-1]
+    latest = complete[-1]
     by_day = {row.day: row for row in trend}
     before = by_day.get(latest.day - timedelta(days=7))
     figures = [
@@ -68,6 +70,7 @@ def kpis(trend: list[CommunityDay]) -> list[dict[str, Any]]:
         change = None if value is None or previous is None else value - previous
         result.append(
             {
+                "day": latest.day,
                 "name": name,
                 "label": CommunityDay._meta.get_field(name).verbose_name,
                 "value": value,

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -31,6 +32,7 @@ from analytics.models import (
     Segment,
 )
 from analytics.services import reports
+from analytics.services.metrics import local_today
 from analytics.settings import settings_for
 from members.permissions import can, can_see_personal_data
 from members.privacy import mask_phone
@@ -107,7 +109,7 @@ def overview(request: HttpRequest, community: Community) -> HttpResponse:
     context = {
         "community": community,
         "hub_visible": hub_visible,
-        "kpis": selectors.kpis(trend),
+        "kpis": selectors.kpis(trend, today=local_today(community)),
         "trend_rates": _series(trend, ["dau_rate", "speaking_rate_week", "speaking_rate_month", "quit_rate_month"]),
         "trend_volume": _series(trend, ["members", "active_members", "speakers"]),
         "trend_messages": _series(trend, ["messages_per_member"]),
@@ -396,7 +398,7 @@ def _report_xlsx(community: Community, report) -> HttpResponse:
     sheets = [
         (str(_("Community")), [_("Figure"), _("This week"), _("Week before")], summary),
         (
-            str(_("Groups")),
+            str(pgettext("report sheet", "Groups")),
             [str(label) for _key, label in group_columns],
             [[row.get(key) for key, _label_ in group_columns] for row in data.get("groups", [])],
         ),

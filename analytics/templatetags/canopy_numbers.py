@@ -27,6 +27,13 @@ def signed_pct(value) -> str:
     return f"{float(value) * 100:+.1f} pp"
 
 
+@register.filter
+def signed_int(value) -> str:
+    if value is None:
+        return ""
+    return f"{int(value):+,d}"
+
+
 @register.simple_tag
 def grade_chip(grade: str) -> str:
     if not grade:
