@@ -96,6 +96,21 @@ def overview(request: HttpRequest, community: Community) -> HttpResponse:
     tree = []
     for group in groups.order_by("tree_id", "lft"):
         tree.append({"group": group, "day": latest.get(group.pk)})
+    if _export(request) and request.GET.get("table") == "alerts":
+        rows = [
+            {
+                "since": alert.first_day,
+                "last": alert.last_day,
+                "group": alert.group.name,
+                "member": alert.member.display_name if alert.member else "",
+                "kind": alert.get_kind_display(),
+                "what": _alert_text(alert),
+            }
+            for alert in selectors.open_alerts(request.user, community)
+        ]
+        columns = [("since", _("Since")), ("last", _("Last seen")), ("group", _("Group")), ("member", _("Member"))]
+        columns += [("kind", _("Kind")), ("what", _("What"))]
+        return table_response(fmt=_export(request), filename=f"{community.slug}-alerts", columns=columns, rows=rows)
     alerts = list(selectors.open_alerts(request.user, community)[:50])
     for alert in alerts:
         alert.text = _alert_text(alert)
@@ -298,6 +313,15 @@ def survey(request: HttpRequest, community: Community) -> HttpResponse:
     if not selectors.visible_groups(request.user, community).exists():
         raise Http404
     tables = selectors.survey_pivot(request.user, community)
+    if _export(request) == "csv":
+        rows = [
+            {"question": table["question"], "answer": answer, "group": group, "count": count}
+            for table in tables
+            for answer, counts in table["rows"]
+            for group, count in zip(table["groups"], counts, strict=True)
+        ]
+        columns = [("question", _("Question")), ("answer", _("Answer")), ("group", _("Group")), ("count", _("Count"))]
+        return table_response(fmt="csv", filename=f"{community.slug}-survey", columns=columns, rows=rows)
     if _export(request):
         if _export(request) != "xlsx":
             raise Http404

@@ -91,6 +91,11 @@ class TestOverview:
         assert book.active.max_row == 5
         assert get(owner, f"/c/{numbers.slug}/analytics/?export=pdf").status_code == 404
 
+    def test_alerts_export_only_what_the_user_sees(self, subtree_admin, numbers):
+        body = get(subtree_admin, f"/c/{numbers.slug}/analytics/?export=csv&table=alerts").content.decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(body)))
+        assert rows and {row["Group"] for row in rows} <= {"设计美学交流群", "摄影群"}
+
 
 class TestGroupPage:
     def test_trends_states_and_siblings(self, owner, numbers, design, coders):
@@ -166,6 +171,8 @@ class TestSurvey:
         design_column = table["groups"].index("设计美学交流群")
         assert rows["设计"][design_column] == 2 and rows["摄影"][design_column] == 1
         assert rows["∑"][-1] == 4
+        flat = get(owner, f"/c/{community.slug}/analytics/survey/?export=csv").content.decode("utf-8-sig")
+        assert f"{topics.text},设计,设计美学交流群,2" in flat
         xlsx = get(owner, f"/c/{community.slug}/analytics/survey/?export=xlsx")
         assert load_workbook(io.BytesIO(xlsx.content)).active.max_row >= 3
 
