@@ -162,12 +162,12 @@ def _parse(index: int, raw: Any, resolver: GroupResolver, now: datetime) -> tupl
         return None, {"non_field_errors": _("Each event is an object.")}
     errors: dict[str, str] = {}
     kind = raw.get("type")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         errors["type"] = _("Unknown type; one of: %(kinds)s.") % {"kinds": ", ".join(EventKind.values)}
     group, group_errors = resolver.resolve(raw)
     errors.update(group_errors)
     platform = raw.get("platform") or (group.platform if group else "")
-    if platform not in _PLATFORMS and (group is not None or raw.get("platform")):
+    if not isinstance(platform, str) or (platform not in _PLATFORMS and (group is not None or raw.get("platform"))):
         errors["platform"] = _("Unknown platform.")
     user_id = _text_field(raw, "user_id", errors, limit=128, required=True)
     name = _text_field(raw, "user_name", errors, limit=100, required=False)

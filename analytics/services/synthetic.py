@@ -88,7 +88,7 @@ def _new_members(community: Community, people: pd.DataFrame, groups: list[Group]
     room for them all."""
     homes = np.array([group.pk for group in groups])[people["group"].to_numpy()]
     needed = pd.Series(homes).value_counts().to_dict()
-    needed[community.hub_id] = needed.get(community.hub_id, 0) + len(people)
+    needed[community.hub_id] = len(people)  # everyone is in the hub, whatever their sub-group
     for group in Group.objects.filter(pk__in=list(needed)):
         if group.member_count + needed[group.pk] > group.capacity:
             raise ValueError(

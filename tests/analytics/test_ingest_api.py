@@ -80,6 +80,27 @@ class TestBatches:
         assert "future" in errors[9]["occurred_at"]
         assert [error["event_id"] for error in body["errors"]][:2] == ["ev-10", "ev-11"]
 
+    def test_values_of_the_wrong_type_are_field_errors(self, bot, community):
+        odd = [
+            event(community.hub, 1, type=["message"]),
+            event(community.hub, 2, platform=[None, None]),
+            event(community.hub, 3, user_id={"id": 1}),
+            event(community.hub, 4, occurred_at=1700000000),
+            event(community.hub, 5, group={"id": 1}),
+            event(community.hub, 6, is_question="yes", text=["a"]),
+        ]
+        response = bot.post(URL, {"events": odd})
+        assert response.status_code == 400
+        fields = response.json()["extra"]["fields"]["events"]
+        assert [sorted(fields[str(index)]) for index in range(6)] == [
+            ["type"],
+            ["platform"],
+            ["user_id"],
+            ["occurred_at"],
+            ["group"],
+            ["is_question", "text"],
+        ]
+
     def test_a_batch_with_nothing_storable_is_a_400_with_details(self, bot, community):
         response = bot.post(URL, {"events": [event(community.hub, 1, occurred_at="yesterday")]})
         assert response.status_code == 400
