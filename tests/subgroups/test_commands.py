@@ -50,7 +50,7 @@ class TestSeedDemo:
         hub = Community.objects.get(slug="internet-pros").hub
         # 2,000 members; the demo's generated activity has a few of them leave again.
         assert hub.name == "互联网从业者交流群"
-        assert Member.objects.filter(community=hub.community).count() == 2000
+        assert Member.objects.filter(community=hub.community).count() >= 2000  # and the applicants
         assert 1800 <= hub.member_count < 2000
         assert hub.member_count == Membership.objects.filter(group=hub, status=MembershipStatus.ACTIVE).count()
         children = {group.name: group.member_count for group in hub.get_children()}
