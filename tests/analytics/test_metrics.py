@@ -25,17 +25,10 @@ from analytics.models import (
     MemberMetric,
 )
 from analytics.services import metrics
+from analytics.services.frames import DayAxis, window_distinct
 from analytics.services.ingest import events_ingest
-from analytics.services.metrics import (
-    DayAxis,
-    grade_for,
-    health_checks,
-    member_segments,
-    member_states,
-    metrics_compute,
-    rfm_scores,
-    window_distinct,
-)
+from analytics.services.member_metrics import member_segments, member_states, rfm_scores
+from analytics.services.metrics import grade_for, health_checks, metrics_compute
 from members.models import Membership, MembershipStatus
 from tests.factories import CommunityFactory
 
