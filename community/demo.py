@@ -446,7 +446,7 @@ DEMO_ACTIVITY_DAYS = 60
 
 
 @transaction.atomic
-def seed_demo(*, with_logins: bool, reset: bool = False) -> dict[str, int]:
+def seed_demo(*, with_logins: bool, reset: bool = False, activity: bool = True) -> dict[str, int]:
     """Create whatever part of the demo is missing. Returns what it created."""
     # Creating a community needs the exclusive forest lock; take it first rather than upgrading
     # from the shared one that adding groups takes.
@@ -484,7 +484,8 @@ def seed_demo(*, with_logins: bool, reset: bool = False) -> dict[str, int]:
             _create_funnel(community, members, rng)
             with translation.override("zh-hans"):  # the digest and mirrored announcements read Chinese
                 _create_content(community, operator)
-        _create_activity(community, spec)
+        if activity:
+            _create_activity(community, spec)
         report["communities"] += 1
         report["members"] += Member.objects.filter(community=community).count()
     return report

@@ -17,10 +17,15 @@ class Command(BaseCommand):
             help="Also create the demo logins (always on when DEBUG is on; never do this on a public server).",
         )
         parser.add_argument("--reset", action="store_true", help="Delete the demo communities first and rebuild them.")
+        parser.add_argument(
+            "--without-activity",
+            action="store_true",
+            help="Skip the 60 days of generated activity and the numbers drawn from it (faster).",
+        )
 
-    def handle(self, *args, with_logins=False, reset=False, **options):
+    def handle(self, *args, with_logins=False, reset=False, without_activity=False, **options):
         with_logins = with_logins or settings.DEBUG
-        report = seed_demo(with_logins=with_logins, reset=reset)
+        report = seed_demo(with_logins=with_logins, reset=reset, activity=not without_activity)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo ready: created {communities} communities, {groups} groups, {members} members, {users} users "
