@@ -13,6 +13,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 FORMATS = ("csv", "xlsx")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _cell(value: Any) -> Any:
@@ -38,12 +39,18 @@ def table_response(
         for row in rows:
             writer.writerow([_cell(row.get(key)) for key, _heading in columns])
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    else:
-        response = HttpResponse(
-            workbook_bytes([(filename[:31], headings, [[_cell(row.get(k)) for k, _h in columns] for row in rows])]),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        return response
+    sheet = (filename[:31], headings, [[_cell(row.get(key)) for key, _heading in columns] for row in rows])
+    return workbook_response(filename=filename, sheets=[sheet])
+
+
+def workbook_response(
+    *, filename: str, sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]
+) -> HttpResponse:
+    """An XLSX download of (title, headings, rows) sheets."""
+    response = HttpResponse(workbook_bytes(sheets), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
     return response
 
 

@@ -26,6 +26,16 @@ def _values(chunk: Sequence[Sequence[Any]], width: int) -> tuple[str, list[Any]]
     return ", ".join([row] * len(chunk)), params
 
 
+def insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """A plain multi-row INSERT, for rows known to be new (generated data)."""
+    width = len(columns)
+    with connection.cursor() as cursor:
+        for chunk in _chunks(rows, width):
+            values, params = _values(chunk, width)
+            cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}", params)
+    return len(rows)
+
+
 def insert_returning(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, conflict: Sequence[str], returning: str
 ) -> list[Any]:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics import selectors
-from analytics.exports import table_response, workbook_bytes
+from analytics.exports import table_response, workbook_response
 from analytics.models import (
     Alert,
     AlertKind,
@@ -333,11 +333,7 @@ def survey(request: HttpRequest, community: Community) -> HttpResponse:
             )
             for index, table in enumerate(tables, start=1)
         ] or [("Survey", [_("No answers yet.")], [])]
-        response = HttpResponse(
-            workbook_bytes(sheets), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-        response["Content-Disposition"] = f'attachment; filename="{community.slug}-survey.xlsx"'
-        return response
+        return workbook_response(filename=f"{community.slug}-survey", sheets=sheets)
     return render(request, "analytics/survey.html", {"community": community, "tables": tables})
 
 
@@ -426,11 +422,7 @@ def _report_xlsx(community: Community, report) -> HttpResponse:
             [[row.get(key) for key, _label_ in group_columns] for row in data.get("groups", [])],
         ),
     ]
-    response = HttpResponse(
-        workbook_bytes(sheets), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{community.slug}-health-{report.week_start}.xlsx"'
-    return response
+    return workbook_response(filename=f"{community.slug}-health-{report.week_start}", sheets=sheets)
 
 
 class ThresholdsForm(forms.ModelForm):

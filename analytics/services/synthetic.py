@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from analytics import synthetic
 from analytics.models import DirtyDay, Event
-from analytics.sql import derived_data_transaction, upsert
+from analytics.sql import derived_data_transaction, insert, upsert
 from members.models import Member, Membership, MembershipSource, MembershipStatus, PlatformHandle
 from subgroups.models import Community, Group, GroupStatus
 
@@ -259,14 +259,4 @@ def events_copy(frame: pd.DataFrame) -> int:
             full["day"], full["external_id"], full["text_length"], full["value"], strict=True,
         )
     ]  # fmt: skip
-    with connection.cursor() as cursor:
-        width = len(_COLUMNS)
-        size = 30_000 // width
-        placeholder = "(" + ", ".join(["%s"] * width) + ")"
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {', '.join([placeholder] * len(chunk))}",
-                [value for row in chunk for value in row],
-            )
-    return len(rows)
+    return insert(table, _COLUMNS, rows)
