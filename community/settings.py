@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "members",
     "content",
     "analytics",
+    "recall",
     "community",
 ]
 
@@ -179,6 +180,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "content.tasks.draft_digests",
         "schedule": crontab(hour=env_int("CANOPY_DIGEST_HOUR", 1, minimum=0, maximum=23), minute=0, day_of_week="mon"),
     },
+    "recall": {
+        "task": "recall.tasks.recall_all",
+        "schedule": env_int("CANOPY_RECALL_MINUTES", 15, minimum=1, maximum=24 * 60) * 60,
+    },
+    "recall-dispatch": {"task": "recall.tasks.dispatch_due", "schedule": 60},
     "compute-metrics": {
         "task": "analytics.tasks.compute_all",
         "schedule": 60 * env_int("CANOPY_METRICS_MINUTES", 10, minimum=1, maximum=1440),
@@ -335,6 +341,8 @@ CANOPY_INVITATION_DAYS = env_int("CANOPY_INVITATION_DAYS", 7, minimum=1)
 # How many reverse proxies (that append to X-Forwarded-For) stand in front of Canopy; 0 when
 # clients connect directly. Rate limits per address read the client's address through them.
 CANOPY_TRUSTED_PROXY_HOPS = env_int("CANOPY_TRUSTED_PROXY_HOPS", 0, minimum=0)
+# How long one webhook attempt holds a message before another worker may retry it.
+CANOPY_OUTBOX_LEASE_SECONDS = env_int("CANOPY_OUTBOX_LEASE_SECONDS", 60, minimum=1)
 # Webhooks may go to loopback and private addresses (a local bot in development); never in
 # production unless you mean it.
 CANOPY_WEBHOOK_ALLOW_PRIVATE = env_bool("CANOPY_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
@@ -343,5 +351,22 @@ CANOPY_APPLY_LIMIT_PER_IP = env_int("CANOPY_APPLY_LIMIT_PER_IP", 10, minimum=1)
 CANOPY_APPLY_LIMIT_PER_CONTACT = env_int("CANOPY_APPLY_LIMIT_PER_CONTACT", 3, minimum=1)
 # Joins through a live code's public page, per address per hour.
 CANOPY_LIVECODE_LIMIT_PER_IP = env_int("CANOPY_LIVECODE_LIMIT_PER_IP", 10, minimum=1)
+# Recall: how often the engine runs (plans stages, stops the recovered) and sends what is due.
+CANOPY_RECALL_MINUTES = env_int("CANOPY_RECALL_MINUTES", 15, minimum=1, maximum=24 * 60)
+
+# --- E-mail (recall e-mails; the console in development, SMTP in production) ---------------
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Canopy <noreply@localhost>")
+CANOPY_EMAIL_DOMAIN = urlparse(CANOPY_PUBLIC_URL).hostname or "localhost"
+
 # Repair a damaged tree automatically when the periodic check finds one.
 CANOPY_TREE_AUTOREPAIR = env_bool("CANOPY_TREE_AUTOREPAIR", default=True)

@@ -9,6 +9,7 @@ from community import views
 from content import api as content_api
 from members import api as members_api
 from outbox import api as outbox_api
+from recall import api as recall_api
 from subgroups import api as subgroups_api
 from subgroups import views as subgroups_views
 
@@ -29,6 +30,10 @@ router.register("schedules", content_api.ScheduleViewSet, basename="schedule")
 router.register("auto-replies", content_api.AutoReplyViewSet, basename="autoreply")
 router.register("integrations", content_api.IntegrationViewSet, basename="integration")
 router.register("outbox", outbox_api.OutboxViewSet, basename="outbox")
+router.register("recall/policies", recall_api.RecallPolicyViewSet, basename="recallpolicy")
+router.register("recall/stages", recall_api.RecallStageViewSet, basename="recallstage")
+router.register("recall/attempts", recall_api.RecallAttemptViewSet, basename="recallattempt")
+router.register("exit-surveys", recall_api.ExitSurveyViewSet, basename="exitsurvey")
 
 public_api = [
     path("public/applications/", members_api.ApplicationSubmitView.as_view(), name="api-apply"),
@@ -41,6 +46,9 @@ public_api = [
     path("live-codes/<slug:slug>/resolve/", members_api.LiveCodeResolveView.as_view(), name="api-livecode-resolve"),
     path("moderation/scan/", content_api.MessageScanView.as_view(), name="api-moderation-scan"),
     path("events/", analytics_api.EventsView.as_view(), name="api-events"),
+    path("recall/funnel/", recall_api.FunnelView.as_view(), name="api-recall-funnel"),
+    path("recall/opt-outs/", recall_api.OptOutView.as_view(), name="api-recall-opt-outs"),
+    path("exit-surveys/report/", recall_api.ExitReportView.as_view(), name="api-exit-report"),
     path("groups/<int:pk>/metrics/", analytics_api.GroupMetricsView.as_view(), name="api-group-metrics"),
     path("groups/<int:pk>/auto-reply/", content_api.AutoReplyAskView.as_view(), name="api-auto-reply"),
     path("groups/<int:pk>/content-settings/", content_api.ContentSettingsView.as_view(), name="api-content-settings"),
@@ -64,6 +72,8 @@ urlpatterns = [
     path("", include("members.urls")),
     path("", include("content.urls")),
     path("", include("analytics.urls")),
+    path("", include("recall.urls")),
+    path("", include("recall.public_urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

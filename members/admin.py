@@ -25,6 +25,7 @@ from members.models import (
     Membership,
     MembershipStatus,
     PlatformHandle,
+    PointsEntry,
     Question,
 )
 
@@ -256,3 +257,16 @@ class PlatformHandleAdmin(ReadOnlyAdmin):
     list_display = ("member", "platform", "external_id", "community")
     list_filter = ("platform",)
     search_fields = ("external_id", "member__display_name")
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(admin.ModelAdmin):
+    """The ledger is append-only: a correction is a new entry, never an edit."""
+
+    list_display = ["member", "amount", "reason", "note", "created_at"]
+    list_filter = ["reason", "community"]
+    raw_id_fields = ["member"]
+    search_fields = ["member__display_name", "key"]
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -13,6 +13,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from urllib.parse import urlparse
@@ -33,7 +34,6 @@ from subgroups.models import Group, Platform
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-LEASE = timedelta(seconds=60)  # how long one webhook attempt may hold a message
 TIMEOUT_SECONDS = 10
 
 
@@ -203,30 +203,25 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
 
+def _lease() -> timedelta:
+    """How long one webhook attempt may hold a message before another worker may retry it."""
+    return timedelta(seconds=settings.CANOPY_OUTBOX_LEASE_SECONDS)
+
+
 def _claim(message_id: int) -> bool:
     """Take a message for one attempt: only one worker wins, and the lease lets a crashed
     worker's message be retried once it runs out."""
     now = timezone.now()
     return (
         OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.PENDING, available_at__lte=now).update(
-            available_at=now + LEASE, attempts=F("attempts") + 1
+            available_at=now + _lease(), attempts=F("attempts") + 1
         )
         == 1
     )
 
 
-def webhook_deliver(*, message_id: int) -> str:
-    """One delivery attempt. Returns what happened: delivered, retry, failed or skipped."""
-    if not _claim(message_id):
-        return "skipped"
-    message = OutboundMessage.objects.select_related("group").get(pk=message_id)
-    integration = _integration_for(message)
-    if integration is not None and not settings.CANOPY_WEBHOOK_ALLOW_PRIVATE and _private_host(integration.webhook_url):
-        integration = None  # the address moved somewhere it must not go
-    if integration is None:
-        # Nobody to push to: leave it for polling, as if never claimed.
-        OutboundMessage.objects.filter(pk=message_id).update(available_at=timezone.now(), attempts=F("attempts") - 1)
-        return "skipped"
+def _post(integration: Integration, message: OutboundMessage) -> tuple[bool, str]:
+    """POST one signed message to the integration's webhook: (delivered?, error)."""
     body = json.dumps(payload(message), ensure_ascii=False).encode()
     timestamp = str(int(time.time()))
     request = urllib.request.Request(
@@ -244,25 +239,99 @@ def webhook_deliver(*, message_id: int) -> str:
     try:
         with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             ok = 200 <= response.status < 300
-            error = "" if ok else f"HTTP {response.status}"
+            return ok, "" if ok else f"HTTP {response.status}"
     except urllib.error.HTTPError as failure:
-        ok, error = False, f"HTTP {failure.code}"
+        return False, f"HTTP {failure.code}"
     except (urllib.error.URLError, TimeoutError, OSError) as failure:
-        ok, error = False, f"{failure.__class__.__name__}: {failure}"[:500]
+        return False, f"{failure.__class__.__name__}: {failure}"[:500]
+
+
+def _settle(message_id: int, attempts: int, integration: Integration, ok: bool, error: str) -> str:
     # Settle only the attempt this worker claimed: if it overran its lease and another worker
     # took the message (or a poller acknowledged it), that one's outcome stands.
-    mine = OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.PENDING, attempts=message.attempts)
+    mine = OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.PENDING, attempts=attempts)
     if ok:
         mine.update(
             status=MessageStatus.DELIVERED, delivered_at=timezone.now(), delivered_via=integration, last_error=""
         )
         return "delivered"
-    if message.attempts >= MAX_ATTEMPTS:
+    if attempts >= MAX_ATTEMPTS:
         mine.update(status=MessageStatus.FAILED, last_error=error)
-        logger.warning("outbox message %s failed after %s attempts: %s", message_id, message.attempts, error)
+        logger.warning("outbox message %s failed after %s attempts: %s", message_id, attempts, error)
         return "failed"
-    mine.update(available_at=timezone.now() + _backoff(message.attempts), last_error=error)
+    mine.update(available_at=timezone.now() + _backoff(attempts), last_error=error)
     return "retry"
+
+
+def _usable(integration: Integration | None) -> Integration | None:
+    if integration is not None and not settings.CANOPY_WEBHOOK_ALLOW_PRIVATE and _private_host(integration.webhook_url):
+        return None  # the address moved somewhere it must not go
+    return integration
+
+
+def webhook_deliver(*, message_id: int) -> str:
+    """One delivery attempt. Returns what happened: delivered, retry, failed or skipped."""
+    if not _claim(message_id):
+        return "skipped"
+    message = OutboundMessage.objects.select_related("group").get(pk=message_id)
+    integration = _usable(_integration_for(message))
+    if integration is None:
+        # Nobody to push to: leave it for polling, as if never claimed.
+        OutboundMessage.objects.filter(pk=message_id).update(available_at=timezone.now(), attempts=F("attempts") - 1)
+        return "skipped"
+    ok, error = _post(integration, message)
+    return _settle(message_id, message.attempts, integration, ok, error)
+
+
+def webhook_deliver_due(*, limit: int = 500, threads: int = 8) -> dict[str, int]:
+    """Claim up to ``limit`` due messages in one statement (``SKIP LOCKED``: workers running
+    side by side take different messages) and push them over ``threads`` connections. The
+    claim is committed before anything is sent, so a worker killed mid-batch leaves leased
+    messages that the next sweep retries when the lease runs out, with the same delivery id."""
+    now = timezone.now()
+    communities = Integration.objects.filter(is_active=True).exclude(webhook_url="").values("community_id")
+    with transaction.atomic():
+        ids = list(
+            OutboundMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=MessageStatus.PENDING, available_at__lte=now, community_id__in=communities)
+            .order_by("available_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        OutboundMessage.objects.filter(pk__in=ids).update(available_at=now + _lease(), attempts=F("attempts") + 1)
+    outcome: dict[str, int] = {"claimed": len(ids)}
+    if not ids:
+        return outcome
+    integrations: dict[tuple[int, str], Integration | None] = {}
+    work = []
+    for message in OutboundMessage.objects.filter(pk__in=ids).select_related("group"):
+        platform = message.recipient_platform or (message.group.platform if message.group else "")
+        key = (message.community_id, platform)
+        if key not in integrations:
+            integrations[key] = _usable(_integration_for(message))
+        if integrations[key] is None:
+            OutboundMessage.objects.filter(pk=message.pk).update(available_at=now, attempts=F("attempts") - 1)
+            outcome["skipped"] = outcome.get("skipped", 0) + 1
+        else:
+            work.append((integrations[key], message))
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        sent = list(pool.map(lambda pair: _post(*pair), work))
+    delivered: dict[int, list[int]] = {}
+    for (integration, message), (ok, error) in zip(work, sent, strict=True):
+        if ok:
+            delivered.setdefault(integration.pk, []).append(message.pk)
+            continue
+        result = _settle(message.pk, message.attempts, integration, ok, error)
+        outcome[result] = outcome.get(result, 0) + 1
+    stamp = timezone.now()
+    attempts = {message.pk: message.attempts for _integration, message in work}
+    for integration_id, message_ids in delivered.items():
+        for tries in {attempts[pk] for pk in message_ids}:
+            outcome["delivered"] = outcome.get("delivered", 0) + OutboundMessage.objects.filter(
+                pk__in=[pk for pk in message_ids if attempts[pk] == tries],
+                status=MessageStatus.PENDING,
+                attempts=tries,
+            ).update(status=MessageStatus.DELIVERED, delivered_at=stamp, delivered_via_id=integration_id, last_error="")
+    return outcome
 
 
 def for_polling(messages: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:

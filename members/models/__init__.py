@@ -21,6 +21,7 @@ from members.models.people import (
     PlatformHandle,
     Role,
 )
+from members.models.points import PointsEntry
 
 __all__ = [
     "AdminAssessment",
@@ -38,6 +39,7 @@ __all__ = [
     "MembershipSource",
     "MembershipStatus",
     "PlatformHandle",
+    "PointsEntry",
     "Question",
     "QuestionKind",
     "Role",
