@@ -310,6 +310,11 @@ SPECTACULAR_SETTINGS = {
         "DigestStatusEnum": "content.models.DigestStatus.choices",
         "MessageKindEnum": "outbox.models.MessageKind.choices",
         "MessageStatusEnum": "outbox.models.MessageStatus.choices",
+        "CallOutcomeEnum": "recall.models.CallOutcome.choices",
+        "RecallChannelEnum": "recall.models.Channel.choices",
+        "RecallAttemptStatusEnum": "recall.models.AttemptStatus.choices",
+        "ExitReasonEnum": "recall.models.ExitReason.choices",
+        "GiftKindEnum": "recall.models.GiftKind.choices",
     },
 }
 
