@@ -253,7 +253,7 @@ def call_record(*, attempt: RecallAttempt, outcome: str, note: str = "", by=None
     attempt = RecallAttempt.objects.select_for_update().get(pk=attempt.pk)
     if attempt.channel != Channel.PHONE:
         raise ApplicationError(_("Only phone tasks take a call outcome."), field="outcome")
-    if attempt.status != AttemptStatus.SENT:
+    if attempt.status != AttemptStatus.SENT or attempt.call_outcome not in ("", CallOutcome.NO_ANSWER):
         raise ApplicationError(_("This call is no longer on the list."), field="outcome")
     now = timezone.now()
     attempt.call_outcome = outcome
