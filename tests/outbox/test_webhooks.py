@@ -270,3 +270,64 @@ def test_a_real_worker_pushes_a_queued_message_to_the_webhook(community, photo, 
         request["headers"]["X-Canopy-Signature"],
     )
     assert message.status == MessageStatus.DELIVERED and message.delivered_via == integration
+
+
+def test_a_sweep_pushes_due_messages_in_one_claimed_batch(community, photo, design):
+    receiver = Receiver(statuses=[200])
+    try:
+        integration = services.integration_create(community=community, name="机器人", webhook_url=receiver.url)
+        messages = [queue(photo, body=f"消息{n}", dedupe_key=f"batch-{n}") for n in range(5)]
+        later = queue(design, body="稍后")
+        OutboundMessage.objects.filter(pk=later.pk).update(available_at=timezone.now() + timedelta(hours=1))
+
+        outcome = services.webhook_deliver_due(limit=10, threads=3)
+
+        assert outcome == {"claimed": 5, "delivered": 5}
+        ids = sorted(int(request["headers"]["X-Canopy-Delivery"]) for request in receiver.requests)
+        assert ids == sorted(message.pk for message in messages)
+        for request in receiver.requests:
+            headers = request["headers"]
+            assert services.verify(
+                integration.secret, headers["X-Canopy-Timestamp"], request["body"], headers["X-Canopy-Signature"]
+            )
+        assert OutboundMessage.objects.filter(status=MessageStatus.DELIVERED, delivered_via=integration).count() == 5
+        assert services.webhook_deliver_due(limit=10) == {"claimed": 0}
+    finally:
+        receiver.close()
+
+
+def test_a_sweep_retries_failures_with_backoff_and_keeps_the_delivery_id(community, photo):
+    receiver = Receiver(statuses=[503, 503, 200])
+    try:
+        services.integration_create(community=community, name="机器人", webhook_url=receiver.url)
+        message = queue(photo)
+        assert services.webhook_deliver_due(limit=10) == {"claimed": 1, "retry": 1}
+        message.refresh_from_db()
+        assert message.status == MessageStatus.PENDING and message.last_error == "HTTP 503"
+        first_wait = (message.available_at - timezone.now()).total_seconds()
+        assert 25 <= first_wait <= 31
+        assert services.webhook_deliver_due(limit=10) == {"claimed": 0}, "not due yet"
+        OutboundMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())
+        services.webhook_deliver_due(limit=10)
+        message.refresh_from_db()
+        assert (message.available_at - timezone.now()).total_seconds() > first_wait + 20
+        OutboundMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())
+        assert services.webhook_deliver_due(limit=10) == {"claimed": 1, "delivered": 1}
+        assert {request["headers"]["X-Canopy-Delivery"] for request in receiver.requests} == {str(message.pk)}
+        assert len(receiver.requests) == 3
+    finally:
+        receiver.close()
+
+
+def test_a_message_whose_lease_ran_out_is_sent_again_with_the_same_id(community, photo, receiver, settings):
+    services.integration_create(community=community, name="机器人", webhook_url=receiver.url)
+    message = queue(photo)
+    # A worker claimed it and died: the lease is on, nothing was settled.
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        attempts=1, available_at=timezone.now() + timedelta(seconds=60)
+    )
+    assert services.webhook_deliver_due(limit=10) == {"claimed": 0}
+    OutboundMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())  # the lease ran out
+    assert services.webhook_deliver_due(limit=10) == {"claimed": 1, "delivered": 1}
+    message.refresh_from_db()
+    assert message.attempts == 2 and receiver.requests[0]["headers"]["X-Canopy-Delivery"] == str(message.pk)
