@@ -54,13 +54,13 @@ from analytics.services.frames import (
 )
 from analytics.settings import settings_for
 from analytics.sql import derived_data_transaction, fetch, upsert
+from core.locks import advisory_unlock, try_advisory_lock
 from members.models import Membership
 from subgroups.models import Community
 
 logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x43414E33  # "CAN3": one metric run per community at a time
-_INT4 = 2**31 - 1
 _ROLLUP_COUNTS = {
     "messages": EventKind.MESSAGE,
     "replies": EventKind.REPLY,
@@ -116,7 +116,7 @@ def metrics_compute(
     started = time.perf_counter()
     report = ComputeReport(community=community.slug)
     step = progress or (lambda _label, _percent: None)
-    if not _try_lock(community.pk):
+    if not try_advisory_lock(_LOCK_KEY, community.pk):
         report.skipped = True
         return report
     try:
@@ -136,26 +136,9 @@ def metrics_compute(
         report.alerts_open = alerts.alerts_refresh(community, today=today, now=now, options=options)
         step("done", 100)
     finally:
-        _unlock(community.pk)
+        advisory_unlock(_LOCK_KEY, community.pk)
     report.seconds = time.perf_counter() - started
     return report
-
-
-# --- Locking ---------------------------------------------------------------------------------
-
-
-def _try_lock(community_id: int) -> bool:
-    if connection.vendor != "postgresql":
-        return True  # SQLite serialises writers itself
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_KEY, community_id % _INT4])
-        return bool(cursor.fetchone()[0])
-
-
-def _unlock(community_id: int) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_KEY, community_id % _INT4])
 
 
 # --- Rollups ---------------------------------------------------------------------------------

@@ -22,12 +22,13 @@ import zoneinfo
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from analytics.models import ENGAGED_KINDS, Event, MemberMetric
+from core.locks import advisory_unlock, try_advisory_lock
 from members.models import Member, Membership, MembershipStatus
 from recall.models import (
     AttemptStatus,
@@ -52,28 +53,13 @@ logger = logging.getLogger(__name__)
 CHUNK = 500
 CAP_WINDOW = timedelta(days=30)
 _LOCK_KEY = 0x5245434C  # "RECL"
-_INT4 = 2**31
-
-
-def _try_lock(community_id: int) -> bool:
-    if connection.vendor != "postgresql":
-        return True  # SQLite serialises writers itself
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_KEY, community_id % _INT4])
-        return bool(cursor.fetchone()[0])
-
-
-def _unlock(community_id: int) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_KEY, community_id % _INT4])
 
 
 def recall_run(*, community: Community, now: datetime | None = None) -> dict:
     """Outcomes first (a member who came back is not messaged again), then planning, then exit
     surveys. Returns counts; ``{"skipped": 1}`` when another run holds the community."""
     now = now or timezone.now()
-    if not _try_lock(community.pk):
+    if not try_advisory_lock(_LOCK_KEY, community.pk):
         return {"skipped": 1}
     try:
         result: Counter = Counter()
@@ -83,7 +69,7 @@ def recall_run(*, community: Community, now: datetime | None = None) -> dict:
         result.update(exits.surveys_open(community=community, now=now))
         return dict(result)
     finally:
-        _unlock(community.pk)
+        advisory_unlock(_LOCK_KEY, community.pk)
 
 
 def silence(community: Community, *, now: datetime, before: datetime) -> list[tuple[int, datetime]]:
