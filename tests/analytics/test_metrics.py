@@ -383,7 +383,7 @@ class TestIdempotency:
         assert GroupDay.objects.get(pk=untouched.pk).speaking_rate_week == untouched.speaking_rate_week
 
     def test_a_run_under_way_makes_another_a_no_op(self, hub, monkeypatch):
-        monkeypatch.setattr(metrics, "_try_lock", lambda community_id: False)
+        monkeypatch.setattr(metrics, "try_advisory_lock", lambda key, object_id: False)
         assert metrics_compute(community=hub.community, now=NOW).skipped
 
 
