@@ -182,6 +182,10 @@ def main() -> None:
         from bench.analytics_bench import analytics_figures
 
         figures.update(analytics_figures(client, services))
+
+        from bench.recall_bench import recall_figures
+
+        figures.update(recall_figures(services))
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -13,7 +13,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from functools import partial
 from urllib.parse import urlparse
@@ -283,19 +283,31 @@ def webhook_deliver(*, message_id: int) -> str:
     return _settle(message_id, message.attempts, integration, ok, error)
 
 
+SETTLE_EVERY = 16  # deliveries recorded per UPDATE while a batch is posted
+
+
+def batch_limit(limit: int, threads: int) -> int:
+    """At most as many messages as ``threads`` can post within one lease, even if every post
+    ran into the timeout: a batch must never outlast the lease that keeps other sweeps off it."""
+    rounds = max(1, settings.CANOPY_OUTBOX_LEASE_SECONDS // TIMEOUT_SECONDS - 1)
+    return max(1, min(limit, threads * rounds))
+
+
 def webhook_deliver_due(*, limit: int = 500, threads: int = 8) -> dict[str, int]:
-    """Claim up to ``limit`` due messages in one statement (``SKIP LOCKED``: workers running
-    side by side take different messages) and push them over ``threads`` connections. The
-    claim is committed before anything is sent, so a worker killed mid-batch leaves leased
-    messages that the next sweep retries when the lease runs out, with the same delivery id."""
+    """Claim due messages in one statement (``SKIP LOCKED``: sweeps side by side take different
+    messages) and push them over ``threads`` connections. The claim commits before anything is
+    sent, and deliveries are recorded as the posts return, a few at a time; so a worker killed
+    mid-batch leaves only the posts in flight and the last few unrecorded ones to be sent again,
+    with the same delivery id, once their lease runs out. Nothing is lost."""
     now = timezone.now()
+    threads = max(1, threads)
     communities = Integration.objects.filter(is_active=True).exclude(webhook_url="").values("community_id")
     with transaction.atomic():
         ids = list(
             OutboundMessage.objects.select_for_update(skip_locked=True)
             .filter(status=MessageStatus.PENDING, available_at__lte=now, community_id__in=communities)
             .order_by("available_at", "pk")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", flat=True)[: batch_limit(limit, threads)]
         )
         OutboundMessage.objects.filter(pk__in=ids).update(available_at=now + _lease(), attempts=F("attempts") + 1)
     outcome: dict[str, int] = {"claimed": len(ids)}
@@ -313,24 +325,33 @@ def webhook_deliver_due(*, limit: int = 500, threads: int = 8) -> dict[str, int]
             outcome["skipped"] = outcome.get("skipped", 0) + 1
         else:
             work.append((integrations[key], message))
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        sent = list(pool.map(lambda pair: _post(*pair), work))
-    delivered: dict[int, list[int]] = {}
-    for (integration, message), (ok, error) in zip(work, sent, strict=True):
-        if ok:
-            delivered.setdefault(integration.pk, []).append(message.pk)
-            continue
-        result = _settle(message.pk, message.attempts, integration, ok, error)
-        outcome[result] = outcome.get(result, 0) + 1
-    stamp = timezone.now()
-    attempts = {message.pk: message.attempts for _integration, message in work}
-    for integration_id, message_ids in delivered.items():
-        for tries in {attempts[pk] for pk in message_ids}:
+    delivered: list[tuple[Integration, OutboundMessage]] = []
+
+    def settle_delivered() -> None:
+        by_claim: dict[tuple[int, int], list[int]] = {}
+        for integration, message in delivered:
+            by_claim.setdefault((integration.pk, message.attempts), []).append(message.pk)
+        stamp = timezone.now()
+        for (integration_id, tries), message_ids in by_claim.items():
+            # Only the claims this sweep made: a message another worker took over is theirs.
             outcome["delivered"] = outcome.get("delivered", 0) + OutboundMessage.objects.filter(
-                pk__in=[pk for pk in message_ids if attempts[pk] == tries],
-                status=MessageStatus.PENDING,
-                attempts=tries,
+                pk__in=message_ids, status=MessageStatus.PENDING, attempts=tries
             ).update(status=MessageStatus.DELIVERED, delivered_at=stamp, delivered_via_id=integration_id, last_error="")
+        delivered.clear()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        posts = {pool.submit(_post, integration, message): (integration, message) for integration, message in work}
+        for future in as_completed(posts):
+            integration, message = posts[future]
+            ok, error = future.result()
+            if ok:
+                delivered.append((integration, message))
+                if len(delivered) >= SETTLE_EVERY:
+                    settle_delivered()
+            else:
+                result = _settle(message.pk, message.attempts, integration, ok, error)
+                outcome[result] = outcome.get(result, 0) + 1
+    settle_delivered()
     return outcome
 
 

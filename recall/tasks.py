@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from outbox.services import webhook_deliver_due
+from outbox.tasks import deliver_due
 from recall.models import RecallPolicy
 from recall.services import dispatch, engine
 from subgroups.models import Community
@@ -24,17 +24,16 @@ def recall_community(community_id: int) -> dict:
         return {}
     result = engine.recall_run(community=community)
     result.update(dispatch.attempts_dispatch(community_id=community_id))
+    if result.get("sent_platform"):
+        deliver_due.delay()  # the private messages go out now, not at the next sweep
     return result
 
 
 @shared_task
 def dispatch_due() -> dict:
     """Beat: send every due attempt (those planned in quiet hours, retries, expired leases),
-    then push the private messages through the webhooks."""
+    then push private messages through the webhooks for up to the outbox sweep's time budget
+    (the outbox's own sweep carries on from there)."""
     result = dict(dispatch.attempts_dispatch())
-    while True:
-        outcome = webhook_deliver_due(limit=500)
-        result["webhooks_delivered"] = result.get("webhooks_delivered", 0) + outcome.get("delivered", 0)
-        if outcome["claimed"] < 500:
-            break
+    result["webhooks_delivered"] = deliver_due()
     return result

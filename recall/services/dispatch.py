@@ -4,7 +4,8 @@ In-app notices, private messages (rows in the outbox) and phone tasks are writes
 database: each batch is claimed with ``FOR UPDATE SKIP LOCKED`` and sent in the same
 transaction that marks it sent, so an attempt is sent exactly once whether a worker dies
 mid-batch (the transaction rolls back and the next sweep sends it) or two workers run at once
-(they lock different rows). The outbox then delivers private messages by webhook or polling.
+(they lock different rows). The outbox then delivers private messages by webhook or polling:
+the tasks start a webhook sweep once a dispatch has queued any.
 
 E-mail leaves the building, so it is claimed with a lease first and marked sent after the mail
 server accepts it. A worker killed in between leaves the lease to run out; the e-mail is then
@@ -24,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from members.models import Membership, MembershipStatus, PlatformHandle
-from outbox.models import Integration, MessageKind, OutboundMessage
+from outbox.models import MessageKind, OutboundMessage
 from recall.models import AttemptStatus, Channel, CycleStatus, Notice, OptOut, RecallAttempt, RecallCycle
 from subgroups.models import Group
 
@@ -191,16 +192,10 @@ def _platform(attempts: list[RecallAttempt], stamp: datetime) -> Counter:
             keys = {m.dedupe_key: m for m in OutboundMessage.objects.filter(dedupe_key__in=list(keys))}
         for attempt in queued:
             message = keys[f"recall:{attempt.pk}"]
-            attempt.status, attempt.sent_at, attempt.message_id, attempt.group_id = (
-                AttemptStatus.SENT, stamp, message.pk, message.group_id
-            )  # fmt: skip
-        RecallAttempt.objects.bulk_update(queued, ["status", "sent_at", "message", "group"])
+            attempt.message_id, attempt.group_id = message.pk, message.group_id
+        RecallAttempt.objects.filter(pk__in=[a.pk for a in queued]).update(status=AttemptStatus.SENT, sent_at=stamp)
+        RecallAttempt.objects.bulk_update(queued, ["message", "group"], batch_size=500)
         result["sent_platform"] += len(queued)
-        community_ids = {a.community_id for a in queued}
-        if Integration.objects.filter(community_id__in=community_ids, is_active=True).exclude(webhook_url="").exists():
-            from outbox.tasks import deliver_due
-
-            transaction.on_commit(deliver_due.delay)
     return result
 
 

@@ -292,11 +292,11 @@ def _plan_chunk(
             coupon.attempt, coupon.handed_out_at = attempt, now
             given.append(coupon)
     Coupon.objects.bulk_update(given, ["attempt", "handed_out_at"])
-    top = defaultdict(int)
+    reached: dict[int, list[int]] = defaultdict(list)  # stage position -> cycles that reached it now
     for attempt in attempts:
-        top[attempt.cycle_id] = max(top[attempt.cycle_id], attempt.stage.position)
-    for cycle_id, position in top.items():
-        RecallCycle.objects.filter(pk=cycle_id).update(last_position=position)
+        reached[attempt.stage.position].append(attempt.cycle_id)
+    for position, cycle_ids in reached.items():
+        RecallCycle.objects.filter(pk__in=cycle_ids).update(last_position=position)
     result["planned"] += len(attempts)
     result["coupons"] += len(given)
     result["quiet"] += sum(1 for attempt in attempts if attempt.send_after > now)
