@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import zoneinfo
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from analytics.services.synthetic import activity_generate
 from members import services as people
 from members.models import Application, Member, PlatformHandle, Role
 from members.services.questionnaire import questionnaire_add_article_questions
+from recall.demo import recall_replay
 from subgroups import services
 from subgroups.locks import lock_all_trees
 from subgroups.models import Community, Group, GroupKind, LifecycleStage, Platform
@@ -446,15 +448,16 @@ DEMO_ACTIVITY_DAYS = 60
 
 
 @transaction.atomic
-def seed_demo(*, with_logins: bool, reset: bool = False, activity: bool = True) -> dict[str, int]:
-    """Create whatever part of the demo is missing. Returns what it created."""
+def seed_demo(*, with_logins: bool, reset: bool = False, activity: bool = True) -> dict[str, Any]:
+    """Create whatever part of the demo is missing. Returns what it created, and under
+    ``recall`` the recall funnel replayed over the generated activity, summed."""
     # Creating a community needs the exclusive forest lock; take it first rather than upgrading
     # from the shared one that adding groups takes.
     lock_all_trees()
     if reset:
         for community in Community.objects.filter(slug__in=[spec.slug for spec in COMMUNITIES]):
             community.delete()
-    report = {"communities": 0, "groups": 0, "members": 0, "users": 0}
+    report: dict[str, Any] = {"communities": 0, "groups": 0, "members": 0, "users": 0, "recall": Counter()}
     operator = None
     if with_logins:
         operator, created = _ensure_user(*DEMO_OPERATOR, superuser=False)
@@ -485,22 +488,27 @@ def seed_demo(*, with_logins: bool, reset: bool = False, activity: bool = True) 
             with translation.override("zh-hans"):  # the digest and mirrored announcements read Chinese
                 _create_content(community, operator)
         if activity:
-            _create_activity(community, spec)
+            report["recall"].update(_create_activity(community, spec))
         report["communities"] += 1
         report["members"] += Member.objects.filter(community=community).count()
     return report
 
 
-def _create_activity(community: Community, spec: DemoCommunity) -> None:
-    """60 days of synthetic activity acted out by the demo's own members, then the numbers,
-    so the analytics pages open with populated charts."""
+def _create_activity(community: Community, spec: DemoCommunity) -> dict[str, int]:
+    """60 days of synthetic activity acted out by the demo's own members, recall replayed over
+    it, then the numbers, so the analytics and recall pages open with populated charts.
+    Returns the recall funnel."""
+    seed = sum(map(ord, spec.slug))
     activity_generate(
         community=community,
         members=spec.members - 1,
         days=DEMO_ACTIVITY_DAYS,
-        seed=sum(map(ord, spec.slug)),
+        seed=seed,
         use_existing=True,
         events_target=(spec.members - 1) * 25,
     )
+    # Before the metrics: members' answers to recall are events too, and count like any other.
+    funnel = recall_replay(community=community, days=DEMO_ACTIVITY_DAYS, seed=seed)
     metrics_compute(community=community)
     health_report_generate(community=community)
+    return funnel

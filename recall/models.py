@@ -113,7 +113,7 @@ class RecallStage(models.Model):
         _("points bonus"), default=0, validators=[MaxValueValidator(1_000_000)], help_text=_("Credited on return.")
     )
     coupon_pool = models.ForeignKey(
-        CouponPool, verbose_name=_("coupon pool"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        CouponPool, verbose_name=_("coupon pool"), on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
     privilege = models.CharField(_("returning-member privilege"), max_length=200, blank=True)
     wait_days = models.PositiveSmallIntegerField(
@@ -200,7 +200,7 @@ class RecallAttempt(models.Model):
 
     community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
     policy = models.ForeignKey(RecallPolicy, verbose_name=_("policy"), on_delete=models.CASCADE, related_name="+")
-    stage = models.ForeignKey(RecallStage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="attempts")
+    stage = models.ForeignKey(RecallStage, verbose_name=_("stage"), on_delete=models.RESTRICT, related_name="attempts")
     cycle = models.ForeignKey(RecallCycle, verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="attempts")
     member = models.ForeignKey(Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from analytics.models import ENGAGED_KINDS, Event, MemberMetric
 from core.locks import advisory_unlock, try_advisory_lock
-from members.models import Member, Membership, MembershipStatus
+from members.models import Member, Membership, MembershipStatus, Role
 from recall.models import (
     AttemptStatus,
     Channel,
@@ -73,15 +73,19 @@ def recall_run(*, community: Community, now: datetime | None = None) -> dict:
 
 
 def silence(community: Community, *, now: datetime, before: datetime) -> list[tuple[int, datetime]]:
-    """(member, silent since) for the present, opted-in members silent since before ``before``."""
+    """(member, silent since) for the present, opted-in members (not staff) silent since before
+    ``before``."""
     last_engaged = (
         Event.objects.filter(member_id=OuterRef("pk"), kind__in=ENGAGED_KINDS, occurred_at__lte=now)
         .order_by("-occurred_at")
         .values("occurred_at")[:1]
     )
+    # Owners and admins are the ones who run the community, not members to win back.
+    staff = Membership.objects.filter(member=OuterRef("pk"), status=MembershipStatus.ACTIVE).exclude(role=Role.MEMBER)
     return list(
         active_members(community, now)
         .exclude(Exists(OptOut.objects.filter(member=OuterRef("pk"))))
+        .exclude(Exists(staff))
         .annotate(since=Coalesce(Subquery(last_engaged), "joined_at", "created_at"))
         .filter(since__lt=before)
         .order_by("pk")
@@ -147,10 +151,15 @@ def _plan_chunk(
     # The member rows are the lock: planners (of any policy) take them in id order, so the cap
     # and the "already planned?" checks below see every committed attempt.
     members = {member.pk: member for member in Member.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-    cycles = {
-        cycle.member_id: cycle
-        for cycle in RecallCycle.objects.filter(policy=policy, member_id__in=ids, status=CycleStatus.OPEN)
-    }
+    cycles: dict[int, RecallCycle] = {}
+    ended: set[tuple[int, datetime]] = set()  # this silence's cycle already ran its course
+    for cycle in RecallCycle.objects.filter(policy=policy, member_id__in=ids).filter(
+        Q(status=CycleStatus.OPEN) | Q(silent_since__in={since for _member, since in chunk})
+    ):
+        if cycle.status == CycleStatus.OPEN:
+            cycles[cycle.member_id] = cycle
+        else:
+            ended.add((cycle.member_id, cycle.silent_since))
     last = {}
     for attempt in (
         RecallAttempt.objects.filter(cycle__in=[cycle.pk for cycle in cycles.values()])
@@ -178,7 +187,7 @@ def _plan_chunk(
     plans: list[tuple[int, datetime, RecallStage, int]] = []
     exhausted: list[int] = []
     for member_id, since in chunk:
-        if member_id not in members:
+        if member_id not in members or (member_id, since) in ended:
             continue
         cycle = cycles.get(member_id)
         if cycle is not None and cycle.silent_since != since:

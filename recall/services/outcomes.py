@@ -245,7 +245,9 @@ def notices_read_all(*, member_id: int) -> int:
 
 
 @transaction.atomic
-def call_record(*, attempt: RecallAttempt, outcome: str, note: str = "", by=None) -> RecallAttempt:
+def call_record(
+    *, attempt: RecallAttempt, outcome: str, note: str = "", by=None, at: datetime | None = None
+) -> RecallAttempt:
     """An admin's call: reached and refused both mean the member picked up; only a reached
     member who did not refuse has responded. No answer leaves the call on the list."""
     if outcome not in CallOutcome.values:
@@ -255,7 +257,7 @@ def call_record(*, attempt: RecallAttempt, outcome: str, note: str = "", by=None
         raise ApplicationError(_("Only phone tasks take a call outcome."), field="outcome")
     if attempt.status != AttemptStatus.SENT or attempt.call_outcome not in ("", CallOutcome.NO_ANSWER):
         raise ApplicationError(_("This call is no longer on the list."), field="outcome")
-    now = timezone.now()
+    now = min(at, timezone.now()) if at else timezone.now()  # a call logged afterwards keeps its time
     attempt.call_outcome = outcome
     attempt.call_note = (note or "").strip()[:500]
     attempt.called_at = now

@@ -102,18 +102,6 @@
         }
       };
     },
-    bars: function (canvas, data) {
-      return {
-        type: "bar",
-        data: {
-          labels: data.labels,
-          datasets: data.datasets.map(function (set, index) {
-            return { label: set.label, data: set.data, backgroundColor: palette[index % palette.length] };
-          })
-        },
-        options: { maintainAspectRatio: false, scales: { y: { beginAtZero: true } }, plugins: { legend: { position: "bottom" } } }
-      };
-    },
     kinds: function (canvas, data) {
       return {
         type: "doughnut",

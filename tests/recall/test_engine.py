@@ -361,3 +361,29 @@ def test_a_stage_that_reached_members_cannot_be_deleted(community, design, polic
         policies.stage_delete(stage=policy.stages.get(position=1))
     policies.stage_delete(stage=policy.stages.get(position=3))
     assert policy.stages.count() == 2
+
+
+def test_a_community_with_recall_history_can_be_deleted(community, design, policy, codes, quiet_since):
+    silent_member(design, quiet_since)
+    run(community, at_day(quiet_since, 30))
+    community.delete()
+    assert not RecallAttempt.objects.exists() and not Coupon.objects.exists()
+
+
+def test_an_exhausted_silence_is_not_planned_again(community, design, policy, codes, quiet_since):
+    member = silent_member(design, quiet_since)
+    for day in (30, 37, 60, 74):
+        run(community, at_day(quiet_since, day))
+    assert RecallCycle.objects.get(member=member).status == CycleStatus.EXHAUSTED
+    result, _sent = run(community, at_day(quiet_since, 80))
+    assert result.get("cycles_started", 0) == 0 and result.get("planned", 0) == 0
+    assert Coupon.objects.filter(attempt__isnull=False).count() == 1
+
+
+def test_admins_are_not_recalled(community, design, policy, codes, quiet_since):
+    from members.models import Role
+
+    admin = silent_member(design, quiet_since)
+    people.role_grant(member=admin, group=design, role=Role.ADMIN)
+    run(community, at_day(quiet_since, 30))
+    assert not RecallAttempt.objects.filter(member=admin).exists()

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from community.demo import DEMO_OPERATOR, DEMO_SUPERUSER, seed_demo
 
@@ -32,6 +33,14 @@ class Command(BaseCommand):
                 "(0 means it was already there).".format(**report)
             )
         )
+        recall = report["recall"]
+        if recall.get("days"):
+            line = _(
+                "Recall, replayed over the generated activity: {sent} sent, {delivered} delivered, {opened} opened, "
+                "{responded} responded, {recovered} recovered; {calls} calls recorded, {exit_surveys} exit "
+                "questionnaires ({surveys_answered} answered)."
+            )
+            self.stdout.write("  " + line.format(**{key: f"{value:,}" for key, value in recall.items()}))
         if with_logins:
             self.stdout.write(f"  operator login: {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}")
             self.stdout.write(f"  admin login:    {DEMO_SUPERUSER[0]} / {DEMO_SUPERUSER[1]}  (Django admin at /admin/)")
