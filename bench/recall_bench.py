@@ -8,9 +8,11 @@ silent members (100,000 by default), timed through the three steps a real run ta
 The webhook receiver runs in a process of its own, as a real integration would, checks every
 signature and counts requests and distinct ``X-Canopy-Delivery`` ids: duplicates and bad
 signatures must both be 0. BENCH_RECALL_DELIVERY_LIMIT and BENCH_RECALL_DELIVERY_THREADS (500
-and 8, the sweep's own values) tune the delivery batches.
+and 8) tune the delivery batches; the sweep clamps a batch to what its threads can post within
+one lease (``outbox.services.batch_limit``: 40 with the default 60 s lease and 8 threads).
 
-``python bench/recall_bench.py`` runs these figures alone, in their own throw-away database.
+``python bench/recall_bench.py`` runs these figures alone, in their own throw-away database, and
+puts them into bench/results.json beside the others.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def _rate(count: int, seconds: float) -> float:
 
 def recall_figures(services) -> dict[str, object]:
     from outbox.models import Integration, MessageKind, MessageStatus, OutboundMessage
-    from outbox.services import webhook_deliver_due
+    from outbox.services import batch_limit, webhook_deliver_due
     from recall.models import Channel
     from recall.services import dispatch, engine, policies
     from recall.services.messages import link
@@ -180,7 +182,7 @@ def recall_figures(services) -> dict[str, object]:
         while True:
             step = webhook_deliver_due(limit=DELIVERY_LIMIT, threads=DELIVERY_THREADS)
             outcome.update(step)
-            if step["claimed"] < DELIVERY_LIMIT:
+            if not step["claimed"]:  # the sweep clamps its batches to what fits in a lease
                 break
         delivery_seconds = time.perf_counter() - started
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -192,7 +194,7 @@ def recall_figures(services) -> dict[str, object]:
     messages = OutboundMessage.objects.filter(community=community, kind=MessageKind.RECALL)
     figures.update(
         {
-            "recall_delivery_limit": DELIVERY_LIMIT,
+            "recall_delivery_batch": batch_limit(DELIVERY_LIMIT, DELIVERY_THREADS),
             "recall_delivery_threads": DELIVERY_THREADS,
             "recall_delivered": outcome["delivered"],
             "recall_delivery_s": round(delivery_seconds, 2),
@@ -222,9 +224,16 @@ def main() -> None:
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
-        recall_figures(services)
+        figures = recall_figures(services)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+    # Beside the other figures of the last full `make bench`, replacing the recall ones.
+    results = ROOT / "bench" / "results.json"
+    stored = json.loads(results.read_text()) if results.exists() else {"figures": {}}
+    stored["figures"] = {k: v for k, v in stored.get("figures", {}).items() if not k.startswith("recall_")}
+    stored["figures"].update(figures)
+    stored["recall_when"] = timezone.now().isoformat(timespec="seconds")
+    results.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
