@@ -48,17 +48,26 @@ def policies(community: Community) -> QuerySet[RecallPolicy]:
     return RecallPolicy.objects.filter(community=community).prefetch_related("stages__coupon_pool")
 
 
+def _aggregates() -> dict:
+    return {
+        "sent": Count("pk", filter=Q(sent_at__isnull=False)),
+        "delivered": Count("pk", filter=Q(delivered_at__isnull=False)),
+        "opened": Count("pk", filter=Q(opened_at__isnull=False)),
+        "responded": Count("pk", filter=Q(responded_at__isnull=False)),
+        "recovered": Count("pk", filter=Q(recovered_at__isnull=False)),
+        "failed": Count("pk", filter=Q(status=AttemptStatus.FAILED)),
+        "waiting": Count("pk", filter=Q(status__in=[AttemptStatus.SCHEDULED, AttemptStatus.SENDING])),
+        "cost": Sum("gift_value", filter=Q(sent_at__isnull=False)),
+    }
+
+
 def _counts(attempts: QuerySet[RecallAttempt]) -> dict:
-    return attempts.aggregate(
-        sent=Count("pk", filter=Q(sent_at__isnull=False)),
-        delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
-        opened=Count("pk", filter=Q(opened_at__isnull=False)),
-        responded=Count("pk", filter=Q(responded_at__isnull=False)),
-        recovered=Count("pk", filter=Q(recovered_at__isnull=False)),
-        failed=Count("pk", filter=Q(status=AttemptStatus.FAILED)),
-        waiting=Count("pk", filter=Q(status__in=[AttemptStatus.SCHEDULED, AttemptStatus.SENDING])),
-        cost=Sum("gift_value", filter=Q(sent_at__isnull=False)),
-    )
+    return attempts.aggregate(**_aggregates())
+
+
+def _grouped(attempts: QuerySet[RecallAttempt], *keys: str) -> list[dict]:
+    """The counts per group of ``keys``, in one query."""
+    return list(attempts.order_by().values(*keys).annotate(**_aggregates()))
 
 
 def _with_rates(row: dict) -> dict:
@@ -74,21 +83,18 @@ def funnel(attempts: QuerySet[RecallAttempt], *, since: datetime | None = None) 
     if since is not None:
         attempts = attempts.filter(scheduled_at__gte=since)
     total = _with_rates(_counts(attempts))
-    rows = []
-    keys = (
-        attempts.values("stage_id", "channel")
-        .annotate(n=Count("pk"))
-        .order_by("stage__policy__name", "stage__position")
-    )
+    groups = _grouped(attempts, "stage_id", "channel")
     stages = {
         stage.pk: stage
-        for stage in RecallStage.objects.filter(pk__in={k["stage_id"] for k in keys}).select_related("policy")
+        for stage in RecallStage.objects.filter(pk__in={g["stage_id"] for g in groups}).select_related("policy")
     }
-    for key in keys:
-        row = _with_rates(_counts(attempts.filter(stage_id=key["stage_id"], channel=key["channel"])))
-        row["stage"] = stages[key["stage_id"]]
-        row["channel"] = Channel(key["channel"])
+    rows = []
+    for group in groups:
+        row = _with_rates(group)
+        row["stage"] = stages[group["stage_id"]]
+        row["channel"] = Channel(group["channel"])
         rows.append(row)
+    rows.sort(key=lambda row: (row["stage"].policy.name, row["stage"].position, row["channel"]))
     return {"total": total, "rows": rows}
 
 
@@ -113,14 +119,15 @@ def ab_tests(attempts: QuerySet[RecallAttempt]) -> list[dict]:
     difference B − A with its 95% interval, and a two-sided two-proportion z-test."""
     tests = []
     stage_ids = attempts.filter(variant=Variant.B).values_list("stage_id", flat=True).distinct()
+    arms: dict[tuple[int, str], dict] = {
+        (group["stage_id"], group["variant"]): _with_rates(group)
+        for group in _grouped(attempts.filter(stage_id__in=stage_ids), "stage_id", "variant")
+    }
+    empty = _with_rates(dict.fromkeys((*STEPS, "failed", "waiting"), 0) | {"cost": None})
     for stage in (
         RecallStage.objects.filter(pk__in=stage_ids).select_related("policy").order_by("policy__name", "position")
     ):
-        arms = {}
-        for variant in (Variant.A, Variant.B):
-            counts = _with_rates(_counts(attempts.filter(stage=stage, variant=variant)))
-            arms[variant] = counts
-        a, b = arms[Variant.A], arms[Variant.B]
+        a, b = arms.get((stage.pk, Variant.A), empty), arms.get((stage.pk, Variant.B), empty)
         tests.append({"stage": stage, "a": a, "b": b, **compare(a["recovered"], a["sent"], b["recovered"], b["sent"])})
     return tests
 

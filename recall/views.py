@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -152,11 +153,12 @@ def policy_list(request: HttpRequest, community: Community) -> HttpResponse:
             else:
                 messages.success(request, _("Coupon pool created. Add its codes below."))
                 return redirect("recall:policies", community.slug)
-    pools = CouponPool.objects.filter(community=community).order_by("name")
-    pool_rows = [
-        {"pool": pool, "free": pool.coupons.filter(handed_out_at__isnull=True).count(), "total": pool.coupons.count()}
-        for pool in pools
-    ]
+    pools = (
+        CouponPool.objects.filter(community=community)
+        .annotate(total=Count("coupons"), free=Count("coupons", filter=Q(coupons__handed_out_at__isnull=True)))
+        .order_by("name")
+    )
+    pool_rows = [{"pool": pool, "free": pool.free, "total": pool.total} for pool in pools]
     return render(
         request,
         "recall/policies.html",

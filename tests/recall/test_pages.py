@@ -269,3 +269,18 @@ def test_checking_in_is_engaged_activity(community, design, policy, quiet_since)
     act(member, design, at_day(quiet_since, 20), kind=EventKind.CHECK_IN)
     beat(community, at_day(quiet_since, 30))
     assert not RecallAttempt.objects.filter(member=member).exists(), "silent for 10 days only"
+
+
+def test_the_funnel_and_ab_tables_take_a_fixed_number_of_queries(
+    community, reached, owner, django_assert_max_num_queries
+):
+    from recall import selectors
+
+    attempts = selectors.attempts_for(owner, community)
+    with django_assert_max_num_queries(3):  # the total, the groups, their stages
+        data = selectors.funnel(attempts)
+    assert len(data["rows"]) == 3 and sum(row["sent"] for row in data["rows"]) == data["total"]["sent"]
+    with django_assert_max_num_queries(2):  # the arms, their stages (the stage list is a subquery)
+        tests = selectors.ab_tests(attempts)
+    [test] = tests
+    assert test["a"]["sent"] + test["b"]["sent"] == 3
