@@ -77,6 +77,11 @@ INSTALLED_APPS = [
     "content",
     "analytics",
     "recall",
+    "engagement",
+    "fission",
+    "programme",
+    "grouping",
+    "lifecycle",
     "community",
 ]
 

@@ -293,7 +293,9 @@ def pending_count(user, *, community: Community) -> int:
 
 def invitation_by_token(token: str) -> Invitation:
     invitation = (
-        Invitation.objects.select_related("group", "group__community", "application").filter(token=token).first()
+        Invitation.objects.select_related("group", "group__community", "application", "member")
+        .filter(token=token)
+        .first()
     )
     if invitation is None:
         raise Http404

@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["core", "subgroups", "members", "content", "analytics", "community"]
+APPS = [
+    "core", "subgroups", "outbox", "members", "content", "analytics", "recall",
+    "engagement", "fission", "programme", "grouping", "lifecycle", "community",
+]  # fmt: skip
 
 
 def test_apps_import_only_from_the_layers_below():

@@ -106,6 +106,15 @@ class Application(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("email"), blank=True)
     city = models.CharField(_("city"), max_length=50, blank=True)
+    referred_by = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("invited by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The member whose personal invitation link brought this applicant."),
+    )
     platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices, blank=True)
     external_user_id = models.CharField(_("user id on the platform"), max_length=128, blank=True)
     answers = models.JSONField(_("answers"), default=dict, blank=True)
@@ -166,6 +175,15 @@ class Invitation(models.Model):
         null=True,
         blank=True,
         related_name="invitation",
+    )
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="invitations",
+        help_text=_("For an invitation to someone already in the community, e.g. into a suggested sub-group."),
     )
     token = models.CharField(_("token"), max_length=64, unique=True)
     created_by = models.ForeignKey(

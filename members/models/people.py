@@ -26,6 +26,14 @@ class Member(models.Model):
     )
     annual_member = models.BooleanField(_("annual member"), default=False)
     lifecycle_stage = models.CharField(_("lifecycle stage"), max_length=16, choices=LifecycleStage.choices, blank=True)
+    invite_code = models.CharField(
+        _("personal invitation code"),
+        max_length=16,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("The code in the member's own invitation link (裂变邀请); made when first asked for."),
+    )
     tags = models.JSONField(_("tags"), default=list, blank=True, encoder=UnicodeJSONEncoder)
     notes = models.TextField(_("notes"), blank=True)
     user = models.ForeignKey(
@@ -103,6 +111,7 @@ class MembershipSource(models.TextChoices):
     INVITE = "invite", _("Invitation")
     MANUAL = "manual", _("Added by an admin")
     PLATFORM = "platform", _("Seen on the platform")
+    LIFECYCLE = "lifecycle", _("Moved by a lifecycle rule")
 
 
 class Membership(models.Model):

@@ -353,21 +353,32 @@ def application_withdraw(*, status_token: str) -> Application:
 
 @transaction.atomic
 def invitation_create(
-    *, group: Group, application: Application | None = None, by=None, days: int | None = None
+    *,
+    group: Group,
+    application: Application | None = None,
+    member: Member | None = None,
+    by=None,
+    days: int | None = None,
+    note: str = "",
 ) -> Invitation:
-    """A single-use link into the group, valid ``days`` (7 by default). When the applicant left
-    a platform account, their integration is asked to send it."""
+    """A single-use link into the group, valid ``days`` (7 by default): for an approved
+    applicant, or for someone already in the community (``member``, e.g. into a suggested
+    sub-group). When the person has an account we can reach, their integration is asked to
+    send it; ``note`` goes before the link."""
     days = settings.CANOPY_INVITATION_DAYS if days is None else days
+    if member is not None and member.community_id != group.community_id:
+        raise ApplicationError(_("The member and the group belong to different communities."), field="member")
     invitation = Invitation.objects.create(
         community_id=group.community_id,
         group=group,
         application=application,
+        member=member,
         token=secrets.token_urlsafe(24),
         created_by=by,
         expires_at=timezone.now() + timedelta(days=days),
     )
+    link = public_url(reverse("members:invitation", args=[invitation.token]))
     if application is not None and application.platform and application.external_user_id:
-        link = public_url(reverse("members:invitation", args=[invitation.token]))
         message_enqueue(
             group=group,
             kind=MessageKind.INVITATION,
@@ -378,6 +389,23 @@ def invitation_create(
             recipient_name=application.display_name,
             dedupe_key=f"invitation:{invitation.pk}",
         )
+    elif member is not None:
+        handle = member.handles.filter(platform=group.platform).first() or member.handles.first()
+        if handle is not None:
+            body = _("You are invited to join “%(group)s”. Join here (valid %(days)d days): %(link)s") % {
+                "group": group.name,
+                "days": days,
+                "link": link,
+            }
+            message_enqueue(
+                group=group,
+                kind=MessageKind.INVITATION,
+                body=f"{note}\n{body}" if note else body,
+                recipient_platform=handle.platform,
+                recipient_external_id=handle.external_id,
+                recipient_name=member.display_name,
+                dedupe_key=f"invitation:{invitation.pk}",
+            )
     return invitation
 
 
@@ -411,11 +439,11 @@ def invitation_accept(*, token: str, platform: str = "", external_user_id: str =
     applicant becomes a new member with the contact they gave."""
     invitation = (
         Invitation.objects.select_for_update(of=("self",))
-        .select_related("group", "application")
+        .select_related("group", "application", "member")
         .filter(token=token)
         .first()
     )
-    if invitation is None or invitation.application is None:
+    if invitation is None or (invitation.application is None and invitation.member is None):
         raise ApplicationError(_("This invitation link is not valid."), field="token")
     state = invitation.state
     if state == "accepted":
@@ -427,8 +455,10 @@ def invitation_accept(*, token: str, platform: str = "", external_user_id: str =
 
     group, application = invitation.group, invitation.application
     platform, external_user_id = rules.clean_handle(platform, external_user_id) if verified else ("", "")
-    member = application.member or member_by_handle(
-        community=group.community, platform=platform, external_id=external_user_id
+    member = (
+        invitation.member
+        or (application.member if application else None)
+        or member_by_handle(community=group.community, platform=platform, external_id=external_user_id)
     )
     if member is None:
         member = member_create(
@@ -443,16 +473,24 @@ def invitation_accept(*, token: str, platform: str = "", external_user_id: str =
     if member.memberships.filter(group=group, status=MembershipStatus.ACTIVE).exists():
         raise ApplicationError(_("You are already a member of this group."), field="token")
 
-    membership = membership_add(member=member, group=group, source=MembershipSource.APPLICATION)
+    membership = membership_add(
+        member=member,
+        group=group,
+        source=MembershipSource.APPLICATION if application else MembershipSource.INVITE,
+        invited_by=application.referred_by if application and application.referred_by_id != member.pk else None,
+    )
     Invitation.objects.filter(pk=invitation.pk).update(accepted_at=timezone.now(), membership=membership)
-    if application.member_id is None:
+    if application is not None and application.member_id is None:
         Application.objects.filter(pk=application.pk).update(member=member)
+    if not platform and application is None:
+        handle = member.handles.filter(platform=group.platform).first() or member.handles.first()
+        platform, external_user_id = (handle.platform, handle.external_id) if handle else ("", "")
     welcome = message_enqueue(
         group=group,
         kind=MessageKind.WELCOME,
         body=welcome_text(group, member.display_name),
-        recipient_platform=platform or application.platform or group.platform,
-        recipient_external_id=external_user_id or application.external_user_id,
+        recipient_platform=platform or (application.platform if application else "") or group.platform,
+        recipient_external_id=external_user_id or (application.external_user_id if application else ""),
         recipient_name=member.display_name,
         dedupe_key=f"welcome:{membership.pk}",
     )

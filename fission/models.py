@@ -1,0 +1,3 @@
+"""Models of fission."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""Models of grouping."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""Models of lifecycle."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""Models of programme."""
+
+from django.db import models  # noqa: F401
