@@ -33,3 +33,29 @@ class MemberPass(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member} · /me/"
+
+
+class PointsRules(models.Model):
+    """How many points each deed earns in a community (积分规则). One row per community, made
+    with these defaults on first use; 0 switches a rule off."""
+
+    community = models.OneToOneField(
+        "subgroups.Community", verbose_name=_("community"), on_delete=models.CASCADE, related_name="points_rules"
+    )
+    check_in = models.PositiveIntegerField(_("check-in"), default=5)
+    post = models.PositiveIntegerField(_("published post"), default=10)
+    featured_post = models.PositiveIntegerField(_("featured post"), default=30)
+    invite_accepted = models.PositiveIntegerField(_("invitation accepted"), default=20)
+    event_organised = models.PositiveIntegerField(_("event organised"), default=50)
+    streak_days = models.PositiveSmallIntegerField(_("streak length"), default=7)
+    streak_bonus = models.PositiveIntegerField(_("streak reward"), default=30)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    RULES = ("check_in", "post", "featured_post", "invite_accepted", "event_organised", "streak_bonus")
+
+    class Meta:
+        verbose_name = _("points rules")
+        verbose_name_plural = _("points rules")
+
+    def __str__(self) -> str:
+        return f"{self.community} · {self._meta.verbose_name}"
