@@ -3,6 +3,8 @@ second worker or a repeated request never pays twice; the ledger stays the singl
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
 
 from engagement.models import PointsRules
@@ -23,13 +25,22 @@ def points_rules(*, community: Community) -> PointsRules:
         return PointsRules.objects.get(community=community)
 
 
-def points_award(*, member: Member, rule: str, key: str, note: str = "", rules: PointsRules | None = None) -> int:
-    """Award the points ``rule`` is worth (one of ``PointsRules.RULES``), once per ``key``.
-    Returns the points added: 0 when the rule is off or the key was already paid."""
+def points_award(
+    *,
+    member: Member,
+    rule: str,
+    key: str,
+    note: str = "",
+    rules: PointsRules | None = None,
+    at: datetime | None = None,
+) -> int:
+    """Award the points ``rule`` is worth (one of ``PointsRules.RULES``), once per ``key``,
+    dated ``at`` (when the deed was done; now by default). Returns the points added: 0 when
+    the rule is off or the key was already paid."""
     if rule not in PointsRules.RULES:
         raise ValueError(f"unknown points rule {rule!r}")
     rules = rules or points_rules(community=member.community)
     amount = getattr(rules, rule)
     if amount <= 0:
         return 0
-    return amount if points_grant(member=member, amount=amount, reason=rule, note=note, key=key) else 0
+    return amount if points_grant(member=member, amount=amount, reason=rule, note=note, key=key, at=at) else 0
