@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics.models import GroupDay, MemberDay
 from analytics.services.metrics import local_today
+from engagement.services.levels import EARNED
 from members.models import Member, Membership, MembershipStatus, PointsEntry
 from subgroups.models import Community, Group
 
@@ -93,12 +94,13 @@ def _rank(rows: list, key) -> None:
 
 def member_leaderboard(*, group: Group, window: Window, limit: int = 50) -> list[Row]:
     """The group's members (its whole subtree) by points earned in the window, then messages.
-    Spends don't count against a member: a leaderboard rewards earning, not hoarding. Members
+    Spends don't count against a member (a leaderboard rewards earning, not hoarding), and a
+    refund of a cancelled redemption is not earning. Members
     who did nothing in the window are left out."""
     members = _member_ids(group)
     points = dict(
         PointsEntry.objects.filter(
-            member_id__in=members, amount__gt=0, created_at__gte=window.start, created_at__lt=window.end
+            EARNED, member_id__in=members, created_at__gte=window.start, created_at__lt=window.end
         )
         .values("member_id")
         .annotate(total=Sum("amount"))
@@ -229,7 +231,7 @@ def _window_figures(rows: list[GroupRow], window: Window) -> None:
         return
     points = (
         PointsEntry.objects.filter(
-            member_id__in=list(member_groups), amount__gt=0, created_at__gte=window.start, created_at__lt=window.end
+            EARNED, member_id__in=list(member_groups), created_at__gte=window.start, created_at__lt=window.end
         )
         .values_list("member_id")
         .annotate(total=Sum("amount"))

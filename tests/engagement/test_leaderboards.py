@@ -199,3 +199,27 @@ class TestPage:
         url = reverse("engagement:leaderboards", args=[community.slug])
         response = page_client(owner).get(url, {"period": "decade", "which": "x", "group": "abc"})
         assert response.status_code == 200 and response.context["period"] == "week"
+
+
+class TestRefundsAndApi:
+    def test_a_refund_is_not_earning(self, community, coders):
+        (member,) = add_members(coders, 1)
+        points(member, 10, local_noon(community, TODAY))
+        points(member, 30, local_noon(community, TODAY), reason="refund")
+        week = boards.window_for(community, period="week", today=TODAY)
+        assert [row.points for row in boards.member_leaderboard(group=coders, window=week)] == [10]
+
+    def test_bots_read_the_board_of_a_group_they_may_see(self, community, coders, design, subtree_admin, owner):
+        from tests.personas import api_client
+
+        (member,) = add_members(coders, 1)
+        points(member, 15, timezone.now())
+        url = reverse("api-leaderboard", args=[coders.pk])
+        body = api_client(owner).get(url, {"period": "month"}).json()
+        assert body["group"] == coders.pk and body["window"]["period"] == "month"
+        assert [(row["member"], row["points"], row["rank"]) for row in body["rows"]] == [(member.pk, 15, 1)]
+        assert api_client(subtree_admin).get(url).status_code == 404
+        bad = api_client(owner).get(url, {"period": "year", "limit": "0"})
+        assert bad.status_code == 400 and "period" in bad.json()["extra"]["fields"]
+        ranking = api_client(owner).get(reverse("api-sibling-ranking", args=[coders.pk])).json()
+        assert {row["group"] for row in ranking["rows"]} == {coders.pk, design.pk}
