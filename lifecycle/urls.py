@@ -1,4 +1,4 @@
-"""Dashboard and public pages of lifecycle."""
+"""Dashboard pages of lifecycle."""
 
 from django.urls import path
 
@@ -7,5 +7,9 @@ from lifecycle import views
 app_name = "lifecycle"
 
 urlpatterns = [
-    path("c/<slug:slug>/growth/lifecycle/", views.placeholder, name="rules"),
+    path("c/<slug:slug>/growth/lifecycle/", views.rules, name="rules"),
+    path("c/<slug:slug>/growth/lifecycle/rules/<int:pk>/", views.rule_detail, name="rule"),
+    path("c/<slug:slug>/growth/lifecycle/run/", views.run_now, name="run"),
+    path("c/<slug:slug>/growth/lifecycle/history/", views.history, name="history"),
+    path("c/<slug:slug>/growth/lifecycle/dates/", views.dates, name="dates"),
 ]
