@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from django import forms
@@ -228,15 +227,3 @@ class AssessmentForm(forms.Form):
     def __init__(self, *args: Any, staff, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["member"].queryset = staff
-
-
-class RotationForm(forms.Form):
-    month = forms.DateField(
-        label=_("Month"), widget=forms.DateInput(attrs={"type": "month"}), input_formats=["%Y-%m"], initial=date.today
-    )
-    top = forms.IntegerField(label=_("How many guides"), min_value=1, max_value=20, initial=3)
-    counts = forms.CharField(
-        label=_("Messages this month"),
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("One member per line: name or account id, then the number of messages. e.g. 陈思远, 128"),
-    )

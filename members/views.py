@@ -31,10 +31,9 @@ from members.forms import (
     QuestionForm,
     QueueFilterForm,
     RejectForm,
-    RotationForm,
     RuleForm,
 )
-from members.models import ApplicationStatus, KnockoutRule, Member, Membership, MembershipStatus, Question, Role
+from members.models import ApplicationStatus, KnockoutRule, Member, Membership, Question, Role
 from members.permissions import (
     can,
     can_change_role,
@@ -600,7 +599,6 @@ def _team_page(request: HttpRequest, community: Community, group: Group, **forms
             "has_guide": team.filter(role=Role.GUIDE).exists(),
             "assessments": group_assessments(group),
             "assessment_form": forms.get("assessment_form") or AssessmentForm(staff=_staff_members(group)),
-            "rotation_form": forms.get("rotation_form") or RotationForm(),
             "can_manage": can(request.user, Capability.MANAGE_MEMBERS, group),
             "welcome_preview": welcome_text(group, _("New member")),
             "is_transition": group.in_transition and group.kind != GroupKind.HUB,
@@ -686,44 +684,10 @@ def guide_assign(request: HttpRequest, community: Community, pk: int) -> HttpRes
     return redirect("members:team", slug=community.slug, pk=group.pk)
 
 
-def _parse_counts(group: Group, text: str) -> tuple[dict[int, int], list[str]]:
-    """Lines of "name or account id, messages" → {member id: messages}; unknown names listed."""
-    counts: dict[int, int] = {}
-    unknown: list[str] = []
-    members = Member.objects.filter(memberships__group=group, memberships__status=MembershipStatus.ACTIVE)
-    for line in text.splitlines():
-        parts = [part.strip() for part in re.split(r"[,，\t]", line) if part.strip()]
-        if len(parts) != 2 or not re.fullmatch(r"[0-9]{1,9}", parts[1]):
-            if line.strip():
-                unknown.append(line.strip())
-            continue
-        who, count = parts[0], int(parts[1])
-        member = members.filter(handles__external_id=who).first() or members.filter(display_name=who).first()
-        if member is None:
-            unknown.append(who)
-        else:
-            counts[member.pk] = counts.get(member.pk, 0) + count
-    return counts, unknown
-
-
-@require_POST
+@require_http_methods(["GET", "POST"])
 @community_page
 def guides_rotate(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
+    """The rotation moved to the admin programme, which ranks members on their real messages
+    and replies (no more typed-in counts): old links and forms land on its page for the group."""
     group = _group_or_404(request, community, pk)
-    _require(request, Capability.MANAGE_MEMBERS, group)
-    form = RotationForm(request.POST)
-    if form.is_valid():
-        counts, unknown = _parse_counts(group, form.cleaned_data["counts"])
-        try:
-            guides = services.guides_rotate(
-                group=group, month=form.cleaned_data["month"], message_counts=counts, top=form.cleaned_data["top"]
-            )
-        except ApplicationError as error:
-            add_application_error(form, error)
-        else:
-            names = "、".join(guide.member.display_name for guide in guides) or "—"
-            messages.success(request, _("Temporary guides this month: %(names)s.") % {"names": names})
-            if unknown:
-                messages.warning(request, _("Not found in this group: %(names)s.") % {"names": "、".join(unknown[:20])})
-            return redirect("members:team", slug=community.slug, pk=group.pk)
-    return _team_page(request, community, group, rotation_form=form)
+    return redirect(f"{reverse('programme:overview', args=[community.slug])}?group={group.pk}")

@@ -1,4 +1,10 @@
-"""The admin programme (管理员培养): monthly assessments, and rotating temporary guides."""
+"""The admin programme (管理员培养): monthly assessments, and rotating temporary guides.
+
+These are the writes the programme app (above analytics in the layers) calls with figures it
+computes from real activity: ``programme.services.assessments_compute`` scores the staff and
+records each assessment here, and ``programme.services.rotation_run`` ranks plain members by
+their messages and replies and hands the counts to ``guides_rotate``. An operator may still
+record or correct an assessment by hand (the group's Team page)."""
 
 from __future__ import annotations
 
@@ -29,7 +35,8 @@ def _month_end(month: date) -> datetime:
 def assessment_record(
     *, member: Member, group: Group, month: date, activity_score: int, dispute_score: int, notes: str = "", by=None
 ) -> AdminAssessment:
-    """Record (or correct) an admin's assessment for a month."""
+    """Record (or correct) an admin's assessment for a month: one row per (member, group,
+    month), upserted. ``by`` is who corrected it by hand; computed assessments have none."""
     for field, score in (("activity_score", activity_score), ("dispute_score", dispute_score)):
         if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
             raise ApplicationError(_("Scores run from 0 to 100."), field=field)
@@ -56,7 +63,8 @@ def assessment_record(
 def guides_rotate(*, group: Group, month: date, message_counts: dict[int, int], top: int = 3) -> list[Membership]:
     """Make the month's ``top`` most active members of the group temporary guides until the
     month ends (the source article's rotation of the top-3). ``message_counts`` maps member
-    ids to messages sent; the analytics engine will supply them, until then an admin does."""
+    ids to messages sent (``programme.services.rotation_run`` supplies the month's messages and
+    replies from the daily rollups). Only plain members of the group itself are rotated in."""
     if not 1 <= top <= 20:
         raise ApplicationError(_("Choose 1 to 20 guides."), field="top")
     candidates = {

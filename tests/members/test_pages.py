@@ -378,6 +378,8 @@ class TestQuestionnaireAndTeamPages:
             {"member": admin_member.pk, "month": "2026-11", "activity_score": 80, "dispute_score": 90},
         )
         assert admin_member.assessments.get().total == 85
+        # The rotation ranks real activity in the admin programme (tests/programme); the old
+        # typed-in counts form now leads there, and changes nothing on its own.
         active = MemberFactory(community=community, display_name="活跃分子")
         services.membership_add(member=active, group=design, source="manual")
         response = client.post(
@@ -385,7 +387,8 @@ class TestQuestionnaireAndTeamPages:
             {"month": "2026-11", "top": 3, "counts": "活跃分子, 120\n路人甲, 3"},
         )
         assert response.status_code == 302
-        assert Membership.objects.get(member=active, group=design).role == Role.GUIDE
+        assert response["Location"] == f"/c/{community.slug}/growth/admins/?group={design.pk}"
+        assert Membership.objects.get(member=active, group=design).role == Role.MEMBER
 
     def test_the_team_page_previews_the_welcome(self, community, design, owner):
         html = page_client(owner).get(url("team", community.slug, design.pk)).content.decode()

@@ -322,7 +322,6 @@ EFFECTS = {
     "switch off code": _code_active,
     "add question": _questions,
     "assign guide": _staff,
-    "rotate guides": _staff,
     "rename group": lambda w: _photo(w).name,
     "update member": _lin,
     "end membership": _membership,
