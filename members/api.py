@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -64,6 +64,7 @@ from members.serializers import (
     RejectSerializer,
 )
 from members.services.funnel import welcome_text
+from members.services.referrals import member_by_invite_code
 from subgroups.access import Capability, policy
 from subgroups.api import ID_PATTERN
 from subgroups.models import Group
@@ -330,6 +331,20 @@ class ApplicationViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveM
         return Response({"approved": approved, "skipped": skipped})
 
 
+_REF_HELP = (
+    "A member's personal invitation code (the `<code>` of `/i/<code>/`): they invited this person. "
+    "An unknown code, or one of another community, is ignored."
+)
+
+
+class ReferredApplicationSubmitSerializer(ApplicationSubmitSerializer):
+    ref = serializers.CharField(max_length=32, required=False, allow_blank=True, default="", help_text=_REF_HELP)
+
+
+class ReferredLiveCodeResolveSerializer(LiveCodeResolveSerializer):
+    ref = serializers.CharField(max_length=32, required=False, allow_blank=True, default="", help_text=_REF_HELP)
+
+
 class PublicThrottle(ScopedRateThrottle):
     scope_attr = "throttle_scope"
 
@@ -349,16 +364,24 @@ class ApplicationSubmitView(_ScopedContext, APIView):
         summary="Submit an application (public)",
         description="Answers use the keys from the group's questionnaire (`q_<id>`). "
         "429 when an address or a contact sends too many.",
-        request=ApplicationSubmitSerializer,
+        request=ReferredApplicationSubmitSerializer,
         responses={201: ApplicationReceiptSerializer},
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        values = self._input(ApplicationSubmitSerializer, request.data)
-        group = Group.objects.filter(community__slug=values.pop("community"), slug=values.pop("group")).first()
+        values = self._input(ReferredApplicationSubmitSerializer, request.data)
+        group = (
+            Group.objects.filter(community__slug=values.pop("community"), slug=values.pop("group"))
+            .select_related("community")
+            .first()
+        )
         if group is None:
             raise NotFound()
-        application = services.application_submit(group=group, ip_address=client_ip(request), **values)
+        ref = values.pop("ref")
+        inviter = member_by_invite_code(community=group.community, code=ref) if ref else None
+        application = services.application_submit(
+            group=group, ip_address=client_ip(request), referred_by=inviter, **values
+        )
         return Response(
             {
                 "id": application.pk,
@@ -454,17 +477,20 @@ class LiveCodeResolveView(APIView):
         summary="Resolve a live code: seat a newcomer in a group with room",
         description="For integrations, whose platform account identifies the newcomer (a second scan by the "
         "same account keeps its group). Needs the view capability on the code's groups.",
-        request=LiveCodeResolveSerializer,
+        request=ReferredLiveCodeResolveSerializer,
         responses={200: JoinedSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
-        code = LiveCode.objects.filter(slug=slug).select_related("parent").first()
+        code = LiveCode.objects.filter(slug=slug).select_related("parent", "community").first()
         if code is None or not can(request.user, Capability.VIEW, code.parent):
             raise NotFound()
-        serializer = LiveCodeResolveSerializer(data=request.data)
+        serializer = ReferredLiveCodeResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        ref = values.pop("ref")
+        inviter = member_by_invite_code(community=code.community, code=ref) if ref else None
         services.livecode_scan(code=code)
-        membership = services.livecode_join(code=code, verified=True, **serializer.validated_data)
+        membership = services.livecode_join(code=code, verified=True, invited_by=inviter, **values)
         return Response(
             {
                 "membership": MembershipSerializer(membership).data,

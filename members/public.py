@@ -20,10 +20,24 @@ from core.net import client_ip
 from core.ratelimit import allow
 from members import selectors, services
 from members.forms import ApplicationForm, JoinForm
-from members.models import Application, LiveCode
+from members.models import Application, LiveCode, Member
 from members.services.funnel import public_url, welcome_text
+from members.services.referrals import inviter_first_name, member_by_invite_code
 from subgroups.models import Group
 from subgroups.selectors import fresh_join_link
+
+
+def _inviter(request: HttpRequest, community) -> tuple[Member | None, str]:
+    """The member whose invitation link (``?ref=<code>``, kept through the form as a hidden
+    field) brought the visitor, and the code to keep. An unknown code, or one of another
+    community, is ignored without a word."""
+    code = (request.POST.get("ref") or request.GET.get("ref") or "")[:32]
+    inviter = member_by_invite_code(community=community, code=code) if code else None
+    return inviter, (inviter.invite_code if inviter else "")
+
+
+def _referral_context(inviter: Member | None, code: str) -> dict:
+    return {"ref": code, "inviter_name": inviter_first_name(inviter) if inviter else ""}
 
 
 def _refused(request: HttpRequest, error: RateLimited) -> HttpResponse:
@@ -40,6 +54,7 @@ def apply(request: HttpRequest, community_slug: str, group_slug: str) -> HttpRes
         raise Http404
     questions = list(group.questions.order_by("position", "pk"))
     form = ApplicationForm(request.POST or None, questions=questions)
+    inviter, ref = _inviter(request, group.community)
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["website"]:
             # A bot filled the honeypot: thank it and store nothing.
@@ -55,6 +70,7 @@ def apply(request: HttpRequest, community_slug: str, group_slug: str) -> HttpRes
                 external_user_id=form.cleaned_data["external_user_id"],
                 answers=form.answers(),
                 ip_address=client_ip(request),
+                referred_by=inviter,
             )
         except RateLimited as error:
             return _refused(request, error)
@@ -63,7 +79,8 @@ def apply(request: HttpRequest, community_slug: str, group_slug: str) -> HttpRes
         else:
             return redirect("members:application_status", token=application.status_token)
     status = 400 if form.errors else 200
-    return render(request, "members/public/apply.html", {"group": group, "form": form}, status=status)
+    context = {"group": group, "form": form, **_referral_context(inviter, ref)}
+    return render(request, "members/public/apply.html", context, status=status)
 
 
 @never_cache
@@ -122,18 +139,22 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def livecode(request: HttpRequest, slug: str) -> HttpResponse:
     code = get_object_or_404(LiveCode.objects.select_related("community", "community__hub"), slug=slug)
     form = JoinForm(request.POST or None)
+    inviter, ref = _inviter(request, code.community)
+    referral = _referral_context(inviter, ref)
     if request.method == "GET":
         services.livecode_scan(code=code)
     elif form.is_valid():
         if form.cleaned_data["website"]:
-            return render(request, "members/public/livecode.html", {"code": code, "form": JoinForm()})
+            return render(request, "members/public/livecode.html", {"code": code, "form": JoinForm(), **referral})
         ip = client_ip(request)
         if ip and not allow("livecode-ip", ip, limit=settings.CANOPY_LIVECODE_LIMIT_PER_IP, window_seconds=3600):
             return _refused(
                 request, RateLimited(_("Too many joins from your network in the last hour. Please try again later."))
             )
         try:
-            membership = services.livecode_join(code=code, display_name=form.cleaned_data["display_name"])
+            membership = services.livecode_join(
+                code=code, display_name=form.cleaned_data["display_name"], invited_by=inviter
+            )
         except ApplicationError as error:
             add_application_error(form, error)
         else:
@@ -148,7 +169,10 @@ def livecode(request: HttpRequest, slug: str) -> HttpResponse:
                 },
             )
     return render(
-        request, "members/public/livecode.html", {"code": code, "form": form}, status=400 if form.errors else 200
+        request,
+        "members/public/livecode.html",
+        {"code": code, "form": form, **referral},
+        status=400 if form.errors else 200,
     )
 
 

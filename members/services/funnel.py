@@ -213,9 +213,14 @@ def application_submit(
     answers: dict[str, Any] | None = None,
     ip_address: str | None = None,
     verified: bool = False,
+    referred_by: Member | None = None,
 ) -> Application:
     """Take an application from the public form or a bot, and decide it at once when a
     knockout rule or the group's admission criteria say so.
+
+    ``referred_by``: the member whose personal invitation link brought the applicant (裂变); a
+    member of another community is ignored. On acceptance they become the membership's
+    ``invited_by``.
 
     ``verified``: an authenticated integration vouches for the platform account, so the
     applicant is that account's member (and tier groups can screen on their purchases). On
@@ -249,6 +254,8 @@ def application_submit(
     )
     if member is not None and member.memberships.filter(group=group, status=MembershipStatus.ACTIVE).exists():
         raise ApplicationError(_("You are already a member of this group."))
+    if referred_by is not None and referred_by.community_id != group.community_id:
+        referred_by = None
     try:
         with transaction.atomic():
             application = Application.objects.create(
@@ -269,6 +276,7 @@ def application_submit(
                 contact_key=key,
                 ip_address=ip_address,
                 status_token=secrets.token_urlsafe(24),
+                referred_by=referred_by,
             )
     except IntegrityError:
         raise ApplicationError(

@@ -157,14 +157,22 @@ def livecode_join(
     platform: str = "",
     external_user_id: str = "",
     verified: bool = False,
+    invited_by: Member | None = None,
 ) -> Membership:
     """Seat a newcomer (see ``_seat``) and queue their welcome message.
 
     ``verified``: an authenticated integration vouches for the platform account, which then
-    identifies the member. A scan of the public page always brings a new member."""
+    identifies the member. A scan of the public page always brings a new member.
+    ``invited_by``: the member whose personal invitation link brought them (裂变)."""
     if not verified:
         platform, external_user_id = "", ""
-    membership = _seat(code=code, display_name=display_name, platform=platform, external_user_id=external_user_id)
+    membership = _seat(
+        code=code,
+        display_name=display_name,
+        platform=platform,
+        external_user_id=external_user_id,
+        invited_by=invited_by,
+    )
     handle = membership.member.handles.filter(platform=membership.group.platform).first()
     message_enqueue(
         group=membership.group,
@@ -178,7 +186,9 @@ def livecode_join(
     return membership
 
 
-def _seat(*, code: LiveCode, display_name: str, platform: str, external_user_id: str) -> Membership:
+def _seat(
+    *, code: LiveCode, display_name: str, platform: str, external_user_id: str, invited_by: Member | None = None
+) -> Membership:
     """Seat one newcomer in the first group of the pool with room, opening the next numbered
     group when every one is full. Joins through one code are serialised by locking the code,
     and each seat is taken with a conditional update, so no group is ever overfilled."""
@@ -194,6 +204,8 @@ def _seat(*, code: LiveCode, display_name: str, platform: str, external_user_id:
             handles=[(platform, external_user_id)] if platform else [],
         )
 
+    if invited_by is not None and (invited_by.community_id != code.community_id or invited_by.pk == member.pk):
+        invited_by = None
     pool = list(code.pool.select_related("group").order_by("position", "pk"))
     already = Membership.objects.filter(
         member=member, group__in=[entry.group for entry in pool], status=MembershipStatus.ACTIVE
@@ -209,6 +221,7 @@ def _seat(*, code: LiveCode, display_name: str, platform: str, external_user_id:
                 group=entry.group,
                 source=MembershipSource.LIVE_CODE,
                 live_code=code,
+                invited_by=invited_by,
                 seat_limit=seat_limit(code, entry.group),
             )
         except GroupFull:
@@ -225,5 +238,6 @@ def _seat(*, code: LiveCode, display_name: str, platform: str, external_user_id:
         group=group,
         source=MembershipSource.LIVE_CODE,
         live_code=code,
+        invited_by=invited_by,
         seat_limit=seat_limit(code, group),
     )
