@@ -457,7 +457,8 @@ def seed_demo(*, with_logins: bool, reset: bool = False, activity: bool = True) 
     if reset:
         for community in Community.objects.filter(slug__in=[spec.slug for spec in COMMUNITIES]):
             community.delete()
-    report: dict[str, Any] = {"communities": 0, "groups": 0, "members": 0, "users": 0, "recall": Counter()}
+    report: dict[str, Any] = {"communities": 0, "groups": 0, "members": 0, "users": 0}
+    report.update({"recall": Counter(), "growth": []})
     operator = None
     if with_logins:
         operator, created = _ensure_user(*DEMO_OPERATOR, superuser=False)
@@ -489,6 +490,7 @@ def seed_demo(*, with_logins: bool, reset: bool = False, activity: bool = True) 
                 _create_content(community, operator)
         if activity:
             report["recall"].update(_create_activity(community, spec))
+            report["growth"].extend(f"{spec.slug}: {line}" for line in _create_growth(community, spec))
         report["communities"] += 1
         report["members"] += Member.objects.filter(community=community).count()
     return report
@@ -512,3 +514,30 @@ def _create_activity(community: Community, spec: DemoCommunity) -> dict[str, int
     metrics_compute(community=community)
     health_report_generate(community=community)
     return funnel
+
+
+def _create_growth(community: Community, spec: DemoCommunity) -> list[str]:
+    """The growth levers on top of the activity: referrals through members' invitation links,
+    check-ins, points and the shop, the admin programme, the needs survey with its suggestions
+    and recommendations, and lifecycle moves. Each returns a line for the summary. The demo
+    communities are Chinese, so the survey's questions and topics and the level names read so."""
+    with translation.override("zh-hans"):
+        return list(_grow(community, spec))
+
+
+def _grow(community: Community, spec: DemoCommunity):
+    from engagement.demo import engagement_demo
+    from fission.demo import fission_demo
+    from grouping.demo import grouping_demo
+    from lifecycle.demo import lifecycle_demo
+    from programme.demo import programme_demo
+
+    for name, build in (
+        ("fission", fission_demo),
+        ("engagement", engagement_demo),
+        ("programme", programme_demo),
+        ("grouping", grouping_demo),
+        ("lifecycle", lifecycle_demo),
+    ):
+        rng = random.Random(f"canopy-growth-{spec.slug}-{name}")
+        yield build(community=community, rng=rng)

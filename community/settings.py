@@ -190,6 +190,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("CANOPY_RECALL_MINUTES", 15, minimum=1, maximum=24 * 60) * 60,
     },
     "recall-dispatch": {"task": "recall.tasks.dispatch_due", "schedule": 60},
+    "engagement-sweeps": {
+        "task": "engagement.tasks.sweeps_all",
+        "schedule": env_int("CANOPY_ENGAGEMENT_MINUTES", 10, minimum=1, maximum=24 * 60) * 60,
+    },
+    "fission-credit": {
+        "task": "fission.tasks.credit_all",
+        "schedule": 60 * env_int("CANOPY_FISSION_MINUTES", 5, minimum=1, maximum=1440),
+    },
+    "lifecycle": {
+        "task": "lifecycle.tasks.lifecycle_all",
+        "schedule": crontab(hour=env_int("CANOPY_LIFECYCLE_HOUR", 1, minimum=0, maximum=23), minute=30),
+    },
     "compute-metrics": {
         "task": "analytics.tasks.compute_all",
         "schedule": 60 * env_int("CANOPY_METRICS_MINUTES", 10, minimum=1, maximum=1440),
@@ -197,6 +209,17 @@ CELERY_BEAT_SCHEDULE = {
     "weekly-health-reports": {
         "task": "analytics.tasks.weekly_reports",
         "schedule": crontab(hour=env_int("CANOPY_REPORT_HOUR", 2, minimum=0, maximum=23), minute=0, day_of_week="mon"),
+    },
+    # The 1st and the 2nd: on the 1st (UTC) the month has not yet ended west of UTC.
+    "programme-assessments": {
+        "task": "programme.tasks.assess_last_month",
+        "schedule": crontab(hour=4, minute=0, day_of_month="1,2"),
+    },
+    "programme-close-rounds": {"task": "programme.tasks.close_due_rounds", "schedule": 3600},
+    # Nightly: retrain the sub-group recommendations, then refresh the survey's suggestions.
+    "grouping-nightly": {
+        "task": "grouping.tasks.grouping_all",
+        "schedule": crontab(hour=env_int("CANOPY_GROUPING_HOUR", 3, minimum=0, maximum=23), minute=15),
     },
 }
 
@@ -320,6 +343,16 @@ SPECTACULAR_SETTINGS = {
         "RecallAttemptStatusEnum": "recall.models.AttemptStatus.choices",
         "ExitReasonEnum": "recall.models.ExitReason.choices",
         "GiftKindEnum": "recall.models.GiftKind.choices",
+        "LifecycleTriggerEnum": "lifecycle.models.TriggerKind.choices",
+        "LifecycleMoveStatusEnum": "lifecycle.models.MoveStatus.choices",
+        "RedemptionStatusEnum": "engagement.models.RedemptionStatus.choices",
+        "CheckInSourceEnum": "engagement.models.CheckInSource.choices",
+        "ReferralStatusEnum": "fission.models.ReferralStatus.choices",
+        "ReferralRejectReasonEnum": "fission.models.RejectReason.choices",
+        "ReferralMatchedOnEnum": "fission.models.MatchedOn.choices",
+        "VotingRoundStatusEnum": "programme.models.RoundStatus.choices",
+        "ShapeCheckKeyEnum": "programme.selectors.SHAPE_CHECK_KEYS",
+        "ShapeVerdictEnum": "programme.selectors.SHAPE_VERDICTS",
     },
 }
 

@@ -104,7 +104,7 @@ def lifecycle_demo(*, community: Community, rng: random.Random) -> str:
     stages = _stages(community)
     newcomer, intensive, sprint = (stages.get(stage) for stage in ("newcomer", "intensive", "sprint"))
     if not ((newcomer and intensive) or (intensive and sprint)):
-        return f"{community.slug}: no lifecycle groups"
+        return "lifecycle: no lifecycle groups"
     now = timezone.now()
     today = local_today(community, now)
     rules: list[LifecycleRule] = []
@@ -147,6 +147,6 @@ def lifecycle_demo(*, community: Community, rng: random.Random) -> str:
     due = sum(rule_due(rule, now=now).count() for rule in rules)
     soon = sum(rule_upcoming(rule, today=today, days=30).count() for rule in rules)
     return (
-        f"{community.slug}: {len(rules)} lifecycle rules, {moved} members moved ({failed} waiting for room), "
+        f"lifecycle: {len(rules)} rules, {moved} members moved ({failed} waiting for room), "
         f"{dated} exam dates, {due} due at the next run, {soon} more in the next 30 days"
     )

@@ -49,7 +49,7 @@ def exam_prep(slug: str):
 def test_the_demo_populates_the_history_and_the_preview():
     community = exam_prep("exam-a")
     summary = lifecycle_demo(community=community, rng=random.Random("canopy-demo-exam-prep"))
-    assert summary.startswith("exam-a: 2 lifecycle rules")
+    assert summary.startswith("lifecycle: 2 rules")
     assert set(LifecycleRule.objects.filter(community=community).values_list("trigger", flat=True)) == {
         "days_in_group",
         "member_date",
@@ -79,5 +79,5 @@ def test_the_demo_is_deterministic():
 
 
 def test_a_community_without_lifecycle_groups_is_left_alone(community):
-    assert lifecycle_demo(community=community, rng=random.Random(1)) == "internet: no lifecycle groups"
+    assert lifecycle_demo(community=community, rng=random.Random(1)) == "lifecycle: no lifecycle groups"
     assert not LifecycleRule.objects.exists() and not Membership.objects.filter(source="lifecycle").exists()

@@ -41,6 +41,8 @@ class Command(BaseCommand):
                 "questionnaires ({surveys_answered} answered)."
             )
             self.stdout.write("  " + line.format(**{key: f"{value:,}" for key, value in recall.items()}))
+        for line in report["growth"]:
+            self.stdout.write(f"  {line}")
         if with_logins:
             self.stdout.write(f"  operator login: {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}")
             self.stdout.write(f"  admin login:    {DEMO_SUPERUSER[0]} / {DEMO_SUPERUSER[1]}  (Django admin at /admin/)")
