@@ -23,7 +23,7 @@ from fission.models import Campaign, Referral, ReferralStatus
 from fission.public import invite_link
 from fission.services.campaigns import campaign_delete, campaign_save
 from members.permissions import can, groups_where
-from members.selectors import members_visible_to
+from members.selectors import community_for_api, members_visible_to
 from members.services.funnel import public_url
 from subgroups.access import Capability
 from subgroups.models import Community, Group
@@ -33,12 +33,7 @@ ID_PATTERN = r"[0-9]{1,18}"
 
 def _community(request: Request, raw) -> Community:
     """A community the user may see, from a query or body value; 404 otherwise."""
-    if not str(raw or "").isdigit() or len(str(raw)) > 18:
-        raise ApplicationError(_("Give the community's id."), field="community")
-    community = get_object_or_404(Community, pk=int(raw))
-    if not selectors.visible_groups(request.user, community).exists():
-        raise Http404
-    return community
+    return community_for_api(request.user, raw)
 
 
 def _require_manage(request: Request, community: Community) -> None:

@@ -37,7 +37,7 @@ from grouping.services import suggestions as suggesting
 from grouping.services.surveys import response_submit, survey_for, survey_update
 from members.models import Member, Membership, MembershipStatus
 from members.permissions import can, groups_where
-from members.services.people import member_by_handle
+from members.selectors import member_named
 from subgroups.access import Capability
 from subgroups.models import Community, Group, Platform
 
@@ -191,12 +191,9 @@ class ResponseView(APIView):
         values.is_valid(raise_exception=True)
         data = values.validated_data
         community = _community(request, data["community"])
-        if data.get("member"):
-            member = Member.objects.filter(community=community, pk=data["member"]).first()
-        elif data.get("platform") and data.get("user_id"):
-            member = member_by_handle(community=community, platform=data["platform"], external_id=data["user_id"])
-        else:
-            raise ApplicationError(_("Name the member: member, or platform and user_id."), field="member")
+        member = member_named(
+            community=community, member=data.get("member"), platform=data.get("platform"), user_id=data.get("user_id")
+        )
         if member is None or not _manages_member(request, member):
             raise Http404
         response, created = response_submit(

@@ -34,7 +34,7 @@ from lifecycle.services import rules as rule_services
 from lifecycle.services.engine import lifecycle_run, rule_preview
 from members.models import Member, Membership, MembershipStatus
 from members.permissions import groups_where
-from members.services.people import member_by_handle
+from members.selectors import member_named
 from subgroups.access import Capability
 from subgroups.models import Community, Group, Platform
 
@@ -431,12 +431,9 @@ class MemberDateViewSet(
         values.is_valid(raise_exception=True)
         data = values.validated_data
         community = get_object_or_404(Community, pk=data["community"])
-        if data.get("member"):
-            member = Member.objects.filter(community=community, pk=data["member"]).first()
-        elif data.get("platform") and data.get("user_id"):
-            member = member_by_handle(community=community, platform=data["platform"], external_id=data["user_id"])
-        else:
-            raise ApplicationError(_("Name the member: member, or platform and user_id."), field="member")
+        member = member_named(
+            community=community, member=data.get("member"), platform=data.get("platform"), user_id=data.get("user_id")
+        )
         if member is None:
             raise Http404
         _may_change(request, member)

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import ApplicationError
 from members.models import (
     Application,
     ApplicationStatus,
@@ -342,3 +343,26 @@ def livecode_pool(code: LiveCode) -> list[PoolRow]:
         rows.append(PoolRow(group, joins.get(group.pk, 0), limit, has_room and not routing_found))
         routing_found = routing_found or has_room
     return rows
+
+
+def community_for_api(user, raw) -> Community:
+    """A community the user sees some group of, from a query or body value (an id): a 400 for
+    something that isn't an id, a 404 for one they may not see."""
+    if not str(raw or "").isdigit() or len(str(raw)) > 18:
+        raise ApplicationError(_("Give the community's id."), field="community")
+    community = Community.objects.select_related("hub").filter(pk=int(raw)).first()
+    if community is None or not groups_where(user, Capability.VIEW).filter(community=community).exists():
+        raise Http404
+    return community
+
+
+def member_named(*, community: Community, member: int | None = None, platform: str = "", user_id: str = ""):
+    """The member a bot names: by Canopy's id, or by the platform account it knows them by.
+    None when there is no such member in the community; naming nobody is a 400."""
+    from members.services.people import member_by_handle
+
+    if member:
+        return Member.objects.filter(community=community, pk=member).first()
+    if platform and user_id:
+        return member_by_handle(community=community, platform=platform, external_id=user_id)
+    raise ApplicationError(_("Name the member: member, or platform and user_id."), field="member")

@@ -9,7 +9,6 @@ from datetime import timedelta
 import django_filters
 from django.db.models import QuerySet
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -24,7 +23,7 @@ from analytics.models import RiskBand, Segment
 from core.errors import ApplicationError
 from members.models import Member, Membership, MembershipStatus
 from members.permissions import can, groups_where
-from members.services.people import member_by_handle
+from members.selectors import community_for_api, member_named
 from recall import selectors
 from recall.models import (
     AttemptStatus,
@@ -49,12 +48,7 @@ ID_PATTERN = r"[0-9]{1,18}"
 
 def _community(request: Request, raw) -> Community:
     """A community the user may see, from a query or body value; 404 otherwise."""
-    if not str(raw or "").isdigit() or len(str(raw)) > 18:
-        raise ApplicationError(_("Give the community's id."), field="community")
-    community = get_object_or_404(Community, pk=int(raw))
-    if not selectors.visible_groups(request.user, community).exists():
-        raise Http404
-    return community
+    return community_for_api(request.user, raw)
 
 
 def _require_recall(request: Request, community: Community) -> None:
@@ -412,12 +406,9 @@ class OptOutView(APIView):
         values.is_valid(raise_exception=True)
         data = values.validated_data
         community = _community(request, data["community"])
-        if data.get("member"):
-            member = Member.objects.filter(community=community, pk=data["member"]).first()
-        elif data.get("platform") and data.get("user_id"):
-            member = member_by_handle(community=community, platform=data["platform"], external_id=data["user_id"])
-        else:
-            raise ApplicationError(_("Name the member: member, or platform and user_id."), field="member")
+        member = member_named(
+            community=community, member=data.get("member"), platform=data.get("platform"), user_id=data.get("user_id")
+        )
         if member is None or not _manages(request, member):
             raise Http404
         if data["opted_out"]:

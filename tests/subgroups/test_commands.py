@@ -1,4 +1,5 @@
 import io
+from collections import Counter
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -53,9 +54,15 @@ class TestSeedDemo:
         assert Member.objects.filter(community=hub.community).count() >= 2000  # and the applicants
         assert 1800 <= hub.member_count < 2000
         assert hub.member_count == Membership.objects.filter(group=hub, status=MembershipStatus.ACTIVE).count()
-        children = {group.name: group.member_count for group in hub.get_children()}
+        # The growth demo adds the friends members invited (fission) and may open suggested groups.
+        referred = Counter(
+            Membership.objects.filter(
+                group__parent=hub, status=MembershipStatus.ACTIVE, invited_by__isnull=False
+            ).values_list("group__name", flat=True)
+        )
+        children = {group.name: group.member_count - referred[group.name] for group in hub.get_children()}
         placed = {"产品经理研讨群": 150, "程序员技术群": 180, "运营增长实战群": 120, "设计美学交流群": 100}
-        assert children.keys() == placed.keys()
+        assert placed.keys() <= children.keys()
         assert all(0.8 * placed[name] <= children[name] <= placed[name] for name in placed)
         regions = Community.objects.get(slug="ev-owners").hub.get_children()
         assert [(g.name, g.admission_criteria["cities"]) for g in regions] == [
