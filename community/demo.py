@@ -522,7 +522,10 @@ def _create_growth(community: Community, spec: DemoCommunity) -> list[str]:
     and recommendations, and lifecycle moves. Each returns a line for the summary. The demo
     communities are Chinese, so the survey's questions and topics and the level names read so."""
     with translation.override("zh-hans"):
-        return list(_grow(community, spec))
+        lines = list(_grow(community, spec))
+    # The friends who joined and the check-ins written since get their numbers too.
+    metrics_compute(community=community)
+    return lines
 
 
 def _grow(community: Community, spec: DemoCommunity):
