@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# pytest-xdist workers for the tests: one per core (`make test WORKERS=0` runs in one process).
+WORKERS ?= auto
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format setup migrate messages makemessages bench lock worker beat clean
+.PHONY: run test test-fast lint format setup migrate messages makemessages bench lock worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +42,18 @@ run: migrate messages
 	@echo ""
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# The whole suite, as CI runs it: every test, the fuzzer at full strength, line coverage at the end.
 test: setup messages
 	$(BIN)/python manage.py check --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null || \
 		(echo "Models changed without a migration: run manage.py makemigrations" && exit 1)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder --cov --cov-report= $(PYTEST_ARGS)
+	@$(BIN)/coverage report | awk '/^TOTAL/ {print "Line coverage: " $$NF " of " $$2 " statements (coverage report -m lists the lines missed)"}'
+
+# The inner loop: no browser, no real worker, not the two slow modules (the full demo, the API
+# fuzz); pass PYTEST_ARGS=tests/<app> or -k to narrow it further. `make test` stays the gate.
+test-fast: setup
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope --no-loadscope-reorder -m "not browser and not redis and not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -74,4 +83,4 @@ beat: setup
 	$(BIN)/celery -A community beat --loglevel INFO --schedule /tmp/canopy-celerybeat-schedule
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .coverage .coverage.* htmlcov

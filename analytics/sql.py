@@ -1,13 +1,13 @@
-"""Set-based writes that the ORM does slowly: multi-row INSERT … ON CONFLICT, on PostgreSQL and
-SQLite alike (both speak this dialect). Rows go in chunks that stay under SQLite's limit on
-bound parameters."""
+"""Set-based writes that the ORM does slowly: multi-row INSERT … ON CONFLICT, and UPDATE … FROM a
+list of values, on PostgreSQL and SQLite alike (both speak this dialect). Rows go in chunks that
+stay under SQLite's limit on bound parameters."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 
 _MAX_PARAMS = 30_000
 
@@ -81,6 +81,38 @@ def upsert(
             )
             written += len(chunk)
     return written
+
+
+def update_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Give each row its own values: ``rows`` are (pk, *values of ``fields``). One
+    ``WITH new AS (VALUES …) UPDATE … FROM new`` per chunk, where ``bulk_update`` builds a CASE with
+    a branch per row for every field (20 s of the demo's 100 s went to backdating 28,000
+    memberships that way; this takes well under one)."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    targets = [meta.pk, *(meta.get_field(name) for name in fields)]
+    names = [quote("pk"), *(quote(field.column) for field in targets[1:])]
+    # PostgreSQL types a VALUES list from its literals (all NULL is text): cast to the columns' types.
+    # SQLite stores what it is given, as Django's own writes do.
+    if connection.vendor == "postgresql":
+        typed = [f"CAST(new.{name} AS {field.db_type(connection)})" for name, field in zip(names, targets, strict=True)]
+    else:
+        typed = [f"new.{name}" for name in names]
+    table = quote(meta.db_table)
+    assignments = ", ".join(f"{name} = {value}" for name, value in zip(names[1:], typed[1:], strict=True))
+    width = len(names)
+    prepared = [
+        [field.get_db_prep_save(value, connection) for field, value in zip(targets, row, strict=True)] for row in rows
+    ]
+    with connection.cursor() as cursor:
+        for chunk in _chunks(prepared, width):
+            values, params = _values(chunk, width)
+            cursor.execute(
+                f"WITH new ({', '.join(names)}) AS (VALUES {values}) "
+                f"UPDATE {table} SET {assignments} FROM new WHERE {table}.{quote(meta.pk.column)} = {typed[0]}",
+                params,
+            )
+    return len(rows)
 
 
 def fetch(sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple]]:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from analytics import synthetic
 from analytics.models import DirtyDay, Event
-from analytics.sql import derived_data_transaction, insert, upsert
+from analytics.sql import derived_data_transaction, insert, update_rows, upsert
 from members.models import Member, Membership, MembershipSource, MembershipStatus, PlatformHandle
 from subgroups.models import Community, Group, GroupStatus
 
@@ -148,13 +148,13 @@ def _backdate_memberships(
                 changed.append(membership)
             if member_id in left and membership.role == "member":
                 membership.status, membership.left_at = MembershipStatus.LEFT, left[member_id]
-    Membership.objects.bulk_update(changed, ["joined_at", "status", "left_at"], batch_size=1000)
+    update_rows(
+        Membership,
+        ["joined_at", "status", "left_at"],
+        [(membership.pk, membership.joined_at, membership.status, membership.left_at) for membership in changed],
+    )
     Membership.objects.bulk_create(created, batch_size=1000)
-    Member.objects.filter(pk__in=list(joined)).update(joined_at=None)
-    for member_id_chunk in _chunks(list(joined), 2000):
-        Member.objects.bulk_update(
-            [Member(pk=member_id, joined_at=joined[member_id]) for member_id in member_id_chunk], ["joined_at"]
-        )
+    update_rows(Member, ["joined_at"], list(joined.items()))
     # The seat counts follow the memberships that are still open.
     counts = dict(
         Group.objects.filter(community=community)
@@ -163,11 +163,6 @@ def _backdate_memberships(
     )
     for group in Group.objects.filter(community=community):
         Group.objects.filter(pk=group.pk).update(member_count=counts.get(group.pk, 0))
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _events_load(

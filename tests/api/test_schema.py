@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from community.wsgi import application
+from tests.conftest import settled
 from tests.factories import CommunityFactory, GroupFactory, UserFactory
 
 
@@ -62,15 +63,21 @@ def _keep_the_test_connection():
     signals.request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def token(db, _keep_the_test_connection) -> str:
-    """An operator of a small community, so the fuzzer's calls reach real rows as well as 404s."""
+@pytest.fixture(scope="module")
+def fuzz_token(module_db) -> str:
+    """An operator of a small community, so the fuzzer's calls reach real rows as well as 404s.
+    Built once for the module; each operation's cases run in a savepoint rolled back after them."""
     user = UserFactory(username="fuzzer")
     community = CommunityFactory(name="模糊测试社群", slug="fuzz")
     UserFactory(username="fuzzer", operator_of=[community])
     parent = GroupFactory(parent=community.hub, name="兴趣小群")
     GroupFactory(parent=parent, name="摄影群")
-    return Token.objects.create(user=user).key
+    return settled(Token.objects.create(user=user).key)
+
+
+@pytest.fixture
+def token(db, fuzz_token, _keep_the_test_connection) -> str:
+    return fuzz_token
 
 
 # Loading the schema needs no database: the schema view reads only the code.
@@ -78,9 +85,11 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(
-    max_examples=40,
+    # max_examples from the hypothesis profile: 40 in `make test` and CI, fewer with
+    # HYPOTHESIS_PROFILE=quick (tests/conftest.py)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
     database=None,

@@ -29,10 +29,12 @@ from members import services as people
 from outbox.models import Integration, MessageKind, OutboundMessage
 from outbox.services import integration_create, message_enqueue
 from subgroups.models import Group
+from tests.conftest import settled
 from tests.factories import MemberFactory
 from tests.personas import api_client, page_client
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 LOGIN, UNAUTHORISED = 302, 401
@@ -54,8 +56,10 @@ class World:
     message: int
 
 
-@pytest.fixture
-def world(community, photo, personas):
+@pytest.fixture(scope="module")
+def world(shared):
+    """Built once: each case runs in a savepoint rolled back after it."""
+    community, photo = shared.community, shared.groups["摄影群"]
     author = MemberFactory(community=community, display_name="林嘉琪")
     people.membership_add(member=author, group=photo, source="manual")
     first = posts.post_submit(group=photo, author=author, kind=PostKind.KNOWLEDGE, title="待初审", body="x")
@@ -76,7 +80,7 @@ def world(community, photo, personas):
     rule = autoreply.auto_reply_create(group=photo, keyword="资料", reply="见群公告")
     integration = integration_create(community=community, name="机器人")
     message = message_enqueue(group=photo, kind=MessageKind.WELCOME, body="欢迎")
-    return World(
+    result = World(
         community.slug,
         community.pk,
         photo.pk,
@@ -90,6 +94,7 @@ def world(community, photo, personas):
         integration.pk,
         message.pk,
     )
+    return settled(result)
 
 
 def page(name: str, *args):

@@ -8,6 +8,8 @@ on the hub)."""
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -16,10 +18,12 @@ from rest_framework.test import APIClient
 
 from engagement.services.organised import organised_event_record
 from engagement.services.shop import reward_redeem, reward_save
-from tests.engagement.conftest import grant
+from tests.conftest import settled
+from tests.engagement.conftest import grant, member_in
 from tests.personas import api_client, page_client
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 LOGIN, UNAUTHORISED = 302, 401
@@ -28,13 +32,17 @@ MINE = {"owner": 200, "subtree_admin": 200}
 MANAGERS = {"owner": 302, "subtree_admin": 403, "sibling_admin": 403}
 
 
-@pytest.fixture
-def world(community, personas, alice, bob, photo):
+@pytest.fixture(scope="module")
+def built(shared):
+    """Built once: each case runs in a savepoint rolled back after it."""
+    community, photo = shared.community, shared.groups["摄影群"]
+    alice = member_in(photo, "小爱", platform_id="wx-alice")
+    bob = member_in(shared.groups["程序员技术群"], "小波", platform_id="wx-bob")
     grant(alice, 1000)
     grant(bob, 1000)
     item = reward_save(community=community, name="贴纸", cost=10)
     event = organised_event_record(group=photo, organiser=alice, title="外拍", held_on=timezone.localdate()).event
-    return {
+    result = {
         "slug": community.slug,
         "community": community.pk,
         "alice": alice.pk,
@@ -45,6 +53,12 @@ def world(community, personas, alice, bob, photo):
         "event": event.pk,
         "today": timezone.localdate().isoformat(),
     }
+    return settled(result)
+
+
+@pytest.fixture
+def world(built):
+    return deepcopy(built)
 
 
 def as_persona(name: str, personas, *, api: bool):

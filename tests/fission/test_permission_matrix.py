@@ -8,6 +8,7 @@ community; an anonymous visitor. The public pages answer everyone.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import timedelta
 
 import pytest
@@ -19,10 +20,14 @@ from rest_framework.test import APIClient
 from engagement.services.passes import member_pass
 from fission.services.campaigns import campaign_save
 from fission.services.referrals import referrals_credit
-from tests.fission.conftest import scan_and_join
+from members.services import livecodes
+from members.services.referrals import member_invite_code
+from tests.conftest import settled
+from tests.fission.conftest import member_in, scan_and_join
 from tests.personas import api_client, page_client
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 LOGIN, UNAUTHORISED = 302, 401
@@ -32,10 +37,17 @@ MANAGES_API = {"owner": 200, "subtree_admin": 403, "sibling_admin": 403}
 EVERYONE = dict.fromkeys(PERSONAS, 200)
 
 
-@pytest.fixture
-def world(community, personas, code, inviters):
-    """李雷 of 设计美学交流群 brought a friend into 摄影群 during a community-wide campaign."""
-    inviter = inviters[0]
+@pytest.fixture(scope="module")
+def built(shared):
+    """李雷 of 设计美学交流群 brought a friend into 摄影群 during a community-wide campaign. Built
+    once: each case runs in a savepoint rolled back after it."""
+    community, design = shared.community, shared.groups["设计美学交流群"]
+    code = livecodes.livecode_create(
+        community=community, name="摄影活码", parent=design, attribute="摄影", groups=[shared.groups["摄影群"]]
+    )
+    inviter = member_in(design, "李雷")
+    member_invite_code(member=inviter)
+    member_invite_code(member=member_in(design, "韩梅梅"))
     campaign = campaign_save(
         community=community,
         name="邀请好友",
@@ -46,7 +58,7 @@ def world(community, personas, code, inviters):
     )
     scan_and_join(code, inviter, "朋友")
     referrals_credit(community=community)
-    return {
+    result = {
         "slug": community.slug,
         "community": community.pk,
         "campaign": campaign.pk,
@@ -55,6 +67,12 @@ def world(community, personas, code, inviters):
         "code": inviter.invite_code,
         "token": member_pass(member=inviter).token,
     }
+    return settled(result)
+
+
+@pytest.fixture
+def world(built):
+    return deepcopy(built)
 
 
 def as_persona(name: str, personas, *, api: bool):

@@ -9,6 +9,8 @@ there. The member with recommendations is in 设计美学交流群.
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -16,11 +18,13 @@ from rest_framework.test import APIClient
 
 from grouping.models import GroupSuggestion, MemberRecommendation, RecommendationRun, RunStatus
 from grouping.services.suggestions import suggestions_refresh
-from grouping.services.surveys import survey_update
+from grouping.services.surveys import survey_for, survey_update
+from tests.conftest import settled
 from tests.grouping.conftest import answer, member_in, with_topic
 from tests.personas import api_client, page_client
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 LOGIN, UNAUTHORISED = 302, 401
@@ -29,8 +33,12 @@ SEES = {"owner": 200, "subtree_admin": 200, "sibling_admin": 200}
 FORBIDDEN = {"subtree_admin": 403, "sibling_admin": 403}
 
 
-@pytest.fixture
-def world(community, survey, personas, design, photo, coders):
+@pytest.fixture(scope="module")
+def built(shared):
+    """Built once: each case runs in a savepoint rolled back after it."""
+    community, groups = shared.community, shared.groups
+    design, photo, coders = groups["设计美学交流群"], groups["摄影群"], groups["程序员技术群"]
+    survey = survey_for(community=community)
     survey_update(survey=survey, min_members=3)
     survey = with_topic(survey, "读书")
     for index in range(3):
@@ -39,12 +47,18 @@ def world(community, survey, personas, design, photo, coders):
     designer = member_in(design, name="设计师")
     run = RecommendationRun.objects.create(community=community, status=RunStatus.OK)
     MemberRecommendation.objects.create(run=run, member=designer, group=photo, score=0.9, rank=1)
-    return {
+    result = {
         "slug": community.slug,
         "community": community.pk,
         "suggestion": GroupSuggestion.objects.get().pk,
         "designer": designer.pk,
     }
+    return settled(result)
+
+
+@pytest.fixture
+def world(built):
+    return deepcopy(built)
 
 
 def as_persona(name: str, personas, *, api: bool):

@@ -36,6 +36,10 @@ def local(day: date, hour: int = 10, minute: int = 0, second: int = 0) -> dateti
 
 @pytest.fixture
 def stages(community) -> dict[str, Group]:
+    return make_stages(community)
+
+
+def make_stages(community) -> dict[str, Group]:
     """新手入门群 → 强化复习群 → 冲刺押题群 → 复试调剂群, 50 seats each."""
     groups = {}
     for stage, name in (

@@ -8,6 +8,7 @@ community; an anonymous visitor. The move, the member and the date belong to the
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import timedelta
 
 import pytest
@@ -20,11 +21,13 @@ from lifecycle.models import LifecycleMove, TriggerKind
 from lifecycle.services.dates import member_date_set
 from lifecycle.services.engine import lifecycle_run
 from members.models import Role
+from tests.conftest import settled
 from tests.factories import staff_user
-from tests.lifecycle.conftest import make_rule, student
+from tests.lifecycle.conftest import make_rule, make_stages, student
 from tests.personas import api_client, page_client
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 LOGIN, UNAUTHORISED = 302, 401
@@ -35,24 +38,41 @@ RULES_POST = {"owner": 302, "subtree_admin": 403, "sibling_admin": 403}
 SET_DATE = {"action": "set", "date-member": "{member}", "date-label": "exam", "date-date": "2026-12-20"}
 
 
-@pytest.fixture
-def world(community, stages, personas):
+@pytest.fixture(scope="module")
+def built(shared):
+    """Built once: each case runs in a savepoint rolled back after it."""
+    community = shared.community
+    stages = make_stages(community)
     rule = make_rule(community, stages["newcomer"], stages["intensive"], TriggerKind.DAYS_IN_GROUP, threshold=1)
     spare = make_rule(community, stages["sprint"], stages["alumni"], TriggerKind.POINTS, threshold=10)
     member = student(stages["newcomer"], joined=timezone.now() - timedelta(days=3), platform_id="qq-1")
     lifecycle_run(community=community)
     member_date, _created = member_date_set(member=member, label="exam", date=timezone.localdate())
-    return {
-        "slug": community.slug,
-        "community": community.pk,
-        "rule": rule.pk,
-        "spare": spare.pk,
-        "move": LifecycleMove.objects.get().pk,
-        "member": member.pk,
-        "date": member_date.pk,
-        "from": stages["newcomer"].pk,
-        "to": stages["sprint"].pk,
-    }
+    result = (
+        stages,
+        {
+            "slug": community.slug,
+            "community": community.pk,
+            "rule": rule.pk,
+            "spare": spare.pk,
+            "move": LifecycleMove.objects.get().pk,
+            "member": member.pk,
+            "date": member_date.pk,
+            "from": stages["newcomer"].pk,
+            "to": stages["sprint"].pk,
+        },
+    )
+    return settled(result)
+
+
+@pytest.fixture
+def stages(built):
+    return deepcopy(built[0])
+
+
+@pytest.fixture
+def world(built):
+    return deepcopy(built[1])
 
 
 def as_persona(name: str, personas, *, api: bool):

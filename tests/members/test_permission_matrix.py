@@ -14,10 +14,12 @@ from rest_framework.test import APIClient
 
 from members import services
 from members.models import Role
+from tests.conftest import settled
 from tests.factories import MemberFactory
 from tests.personas import api_client, page_client
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 
@@ -34,13 +36,18 @@ class World:
     code: int
 
 
-@pytest.fixture
-def world(community, design, photo, personas):
+@pytest.fixture(scope="module")
+def world(shared):
+    """Built once: each case runs in a savepoint rolled back after it."""
+    community, design, photo = shared.community, shared.groups["设计美学交流群"], shared.groups["摄影群"]
     application = services.application_submit(group=photo, display_name="申请人", phone="13000000001")
     lin = MemberFactory(community=community, display_name="林嘉琪")
     membership = services.membership_add(member=lin, group=photo, source="manual")
     code = services.livecode_create(community=community, name="摄影活码", parent=design, attribute="摄影")
-    return World(community.slug, community.hub_id, design.pk, photo.pk, application.pk, lin.pk, membership.pk, code.pk)
+    result = World(
+        community.slug, community.hub_id, design.pk, photo.pk, application.pk, lin.pk, membership.pk, code.pk
+    )
+    return settled(result)
 
 
 def _anonymous():

@@ -8,6 +8,8 @@ round on 设计美学交流群 with a nominee from 摄影群, and last month's p
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -18,18 +20,22 @@ from members.models import Membership, Role
 from members.services import people
 from programme import selectors, services
 from programme.models import VotingRound
+from tests.conftest import settled
 from tests.factories import UserFactory
 from tests.personas import api_client, page_client
 from tests.programme.conftest import member_in, online, posting
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 LOGIN, UNAUTHORISED = 302, 401
 
 
-@pytest.fixture
-def world(community, design, photo, personas):
+@pytest.fixture(scope="module")
+def built(shared):
+    """Built once: each case runs in a savepoint rolled back after it."""
+    community, design, photo = shared.community, shared.groups["设计美学交流群"], shared.groups["摄影群"]
     nominee = member_in(photo, "候选人")
     for monday in selectors.complete_weeks(community):
         online(nominee, photo, monday, 16)
@@ -38,7 +44,7 @@ def world(community, design, photo, personas):
     last_month = selectors.previous_month(local_today(community))
     for name, count in (("话多", 30), ("偶尔", 5)):
         posting(member_in(design, name), design, last_month.replace(day=3), messages=count)
-    return {
+    result = {
         "slug": community.slug,
         "design": design.pk,
         "photo": photo.pk,
@@ -48,6 +54,12 @@ def world(community, design, photo, personas):
         "voter": voter.pk,
         "month": f"{last_month:%Y-%m}",
     }
+    return settled(result)
+
+
+@pytest.fixture
+def world(built):
+    return deepcopy(built)
 
 
 def as_persona(name: str, personas, *, api: bool):

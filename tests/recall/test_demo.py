@@ -4,6 +4,7 @@ funnel that holds together, from events that really happened."""
 from __future__ import annotations
 
 import zoneinfo
+from copy import deepcopy
 from datetime import timedelta
 
 import pytest
@@ -28,18 +29,35 @@ from recall.models import (
     Variant,
 )
 from recall.selectors import STEPS
+from tests.conftest import make_community, settled
+from tests.personas import make_owner
 
 pytestmark = pytest.mark.django_db
 
 MEMBERS, DAYS = 300, 60
 
 
-@pytest.fixture
-def replayed(community, owner):
+@pytest.fixture(scope="module")
+def built(module_db):
+    """The community of tests/conftest.py and its owner, 60 days of activity and the replay,
+    built once for the module: each test runs in a savepoint rolled back after it."""
+    community = make_community()
+    owner = make_owner(community)
     activity_generate(community=community, members=MEMBERS, days=DAYS, seed=5)
     members = Member.objects.filter(community=community).count()
     report = recall_replay(community=community, days=DAYS, seed=3)
+    return settled((community, owner, report, members))
+
+
+@pytest.fixture
+def replayed(built):
+    community, _owner, report, members = deepcopy(built)
     return community, report, members
+
+
+@pytest.fixture
+def owner(built):
+    return deepcopy(built[1])
 
 
 def test_the_funnel_holds_together(replayed):

@@ -8,6 +8,7 @@ visitor. The attempt, its phone task and the exit questionnaire belong to a memb
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import timedelta
 
 import pytest
@@ -20,10 +21,13 @@ from members.services import people
 from recall.models import Channel, ExitSurvey, RecallAttempt
 from recall.services import dispatch
 from recall.services.engine import recall_run
+from recall.services.policies import policy_default
+from tests.conftest import settled
 from tests.personas import api_client, page_client
-from tests.recall.conftest import at_day, silent_member
+from tests.recall.conftest import at_day, local, silent_member
 
-pytestmark = pytest.mark.django_db
+# The world is built once for the module (tests/conftest.py: shared); each case runs in a savepoint.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shared")]
 
 PERSONAS = ("owner", "subtree_admin", "sibling_admin", "member", "outsider", "anonymous")
 LOGIN, UNAUTHORISED = 302, 401
@@ -32,8 +36,12 @@ MINE = {"owner": 200, "subtree_admin": 200}
 RUNS = {"owner": 200, "subtree_admin": 403, "sibling_admin": 403}
 
 
-@pytest.fixture
-def world(community, photo, policy, personas, quiet_since):
+@pytest.fixture(scope="module")
+def built(shared):
+    """Built once: each case runs in a savepoint rolled back after it."""
+    community, photo = shared.community, shared.groups["摄影群"]
+    policy = policy_default(community=community)
+    quiet_since = local(timezone.now() - timedelta(days=120), 12)
     member = silent_member(photo, quiet_since, name="摄影师")
     for day in (30, 37, 60):
         recall_run(community=community, now=at_day(quiet_since, day))
@@ -41,7 +49,7 @@ def world(community, photo, policy, personas, quiet_since):
     leaver = silent_member(photo, quiet_since, name="离开的人")
     people.membership_end(membership=leaver.memberships.get())
     recall_run(community=community, now=timezone.now() + timedelta(minutes=1))
-    return {
+    result = {
         "slug": community.slug,
         "community": community.pk,
         "call": RecallAttempt.objects.get(member=member, channel=Channel.PHONE).pk,
@@ -50,6 +58,12 @@ def world(community, photo, policy, personas, quiet_since):
         "pool": policy.stages.get(position=1).coupon_pool_id,
         "survey": ExitSurvey.objects.get(member=leaver).pk,
     }
+    return settled(result)
+
+
+@pytest.fixture
+def world(built):
+    return deepcopy(built)
 
 
 def as_persona(name: str, personas, *, api: bool):

@@ -1,7 +1,5 @@
 import pytest
-from django.contrib import admin
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from subgroups import selectors
 from subgroups.models import Community, Group, GroupStatus
@@ -17,26 +15,6 @@ def admin_client(client, superuser):
 
 def admin_url(model, action: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{action}", args=args)
-
-
-def test_every_registered_model_has_working_admin_pages(admin_client, superuser, community, operator):
-    from django.test import RequestFactory
-
-    from community.demo import seed_demo
-
-    seed_demo(with_logins=False)  # members, memberships, questions, applications, a live code
-    Token.objects.create(user=operator)
-    request = RequestFactory().get("/admin/")
-    request.user = superuser
-    for model, model_admin in admin.site._registry.items():
-        assert admin_client.get(admin_url(model, "changelist")).status_code == 200, model
-        assert admin_client.get(admin_url(model, "changelist"), {"q": "群"}).status_code == 200, model
-        # Records only the funnel creates (applications, invitations) are read-only here.
-        expected_add = 200 if model_admin.has_add_permission(request) else 403
-        assert admin_client.get(admin_url(model, "add")).status_code == expected_add, model
-        instance = model._default_manager.first()
-        if instance is not None:
-            assert admin_client.get(admin_url(model, "change", instance.pk)).status_code == 200, model
 
 
 def test_the_admin_is_for_superusers_only(client, operator):
