@@ -59,8 +59,8 @@ class Receiver:
         self.deliveries: list[str] = []
         self.bad_signatures = 0
         # http.client writes a request's headers and its body separately: a worker killed between
-        # the two leaves headers and no body, which no signature can match (seen once in 20 runs
-        # with two test workers busy beside it).
+        # the two leaves headers and no body, which no signature can match (seen once, in a full
+        # run with the other test worker busy beside it).
         self.cut_short: list[str] = []
         self._lock = threading.Lock()
         receiver = self
