@@ -61,6 +61,8 @@ class IngestResultSerializer(serializers.Serializer):
 
 
 class EventsView(APIView):
+    api_area = "events"
+
     @extend_schema(
         summary="Push a batch of activity events (integrations)",
         description=(
@@ -93,7 +95,11 @@ class EventsView(APIView):
         if result.rejected and not (result.accepted or result.duplicates):
             fields = {"events": {str(error["index"]): error["fields"] for error in result.errors}}
             return Response(
-                {"message": _("No event in the batch could be stored."), "extra": {"fields": fields, **body}},
+                {
+                    "code": "invalid",
+                    "message": _("No event in the batch could be stored."),
+                    "extra": {"fields": fields, **body},
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(body)

@@ -279,10 +279,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "outbox.auth.IntegrationKeyAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "outbox.auth.KeyScopes"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -384,6 +385,8 @@ CANOPY_INVITATION_DAYS = env_int("CANOPY_INVITATION_DAYS", 7, minimum=1)
 # How many reverse proxies (that append to X-Forwarded-For) stand in front of Canopy; 0 when
 # clients connect directly. Rate limits per address read the client's address through them.
 CANOPY_TRUSTED_PROXY_HOPS = env_int("CANOPY_TRUSTED_PROXY_HOPS", 0, minimum=0)
+# A rotated integration key keeps working this long beside its successor.
+CANOPY_KEY_ROTATION_GRACE_HOURS = env_int("CANOPY_KEY_ROTATION_GRACE_HOURS", 24, minimum=0, maximum=24 * 30)
 # How long one webhook attempt holds a message before another worker may retry it.
 CANOPY_OUTBOX_LEASE_SECONDS = env_int("CANOPY_OUTBOX_LEASE_SECONDS", 60, minimum=1)
 # Webhooks may go to loopback and private addresses (a local bot in development); never in

@@ -39,11 +39,11 @@ def _wants_json(request: HttpRequest) -> bool:
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """API clients get the API's error body for unknown URLs too; people get the page."""
     if _wants_json(request):
-        return JsonResponse({"message": "Not found.", "extra": {}}, status=404)
+        return JsonResponse({"code": "not_found", "message": "Not found.", "extra": {}}, status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"message": "Server error.", "extra": {}}, status=500)
+        return JsonResponse({"code": "server_error", "message": "Server error.", "extra": {}}, status=500)
     return defaults.server_error(request)

@@ -66,7 +66,8 @@ from content.services import autoreply, calendar, digests, lexicon, moderation, 
 from core.errors import ApplicationError
 from members.permissions import can, can_final_review, groups_owned, groups_where
 from members.services.people import member_by_handle
-from outbox.models import Integration
+from outbox import keys as integration_keys
+from outbox.models import Integration, IntegrationKey
 from outbox.services import integration_create, integration_delete
 from subgroups.access import Capability
 from subgroups.models import Community, Group, Platform
@@ -228,6 +229,9 @@ class PostViewSet(_Scoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
 
 
 class MessageScanView(APIView):
+    api_area = "moderation"
+    api_scopes = {"post": "moderation:scan"}
+
     @extend_schema(
         summary="Scan a chat message (integrations)",
         description="A hit files a moderation flag (once per message, however often it is reported) and answers "
@@ -260,6 +264,8 @@ class FlagFilter(django_filters.FilterSet):
 
 class _FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Flags in the groups whose content the user manages; open ones unless ``status`` says."""
+
+    api_area = "moderation"
 
     model: type[ModerationFlag] | type[MemberFlag]
     filterset_class = FlagFilter
@@ -337,6 +343,8 @@ def _community_for(user, community_id: str, capability: str = Capability.VIEW) -
 
 
 class LexiconView(APIView):
+    api_area = "moderation"
+
     @extend_schema(summary="A community's word-list settings", responses={200: LexiconSerializer})
     def get(self, request: Request, community: str) -> Response:
         target = _community_for(request.user, community)
@@ -359,6 +367,9 @@ class LexiconView(APIView):
 
 
 class LexiconScanView(APIView):
+    api_area = "moderation"
+    api_scopes = {"post": "moderation:scan"}
+
     @extend_schema(
         summary="Test a text against the community's words",
         description="Every hit with its category, action and span in the text you sent.",
@@ -374,6 +385,8 @@ class LexiconScanView(APIView):
 
 
 class LexiconImportView(APIView):
+    api_area = "moderation"
+
     @extend_schema(
         summary="Import words from CSV or TXT",
         description="Good lines are kept; bad ones are listed in `errors` by line number.",
@@ -394,6 +407,8 @@ class LexiconImportView(APIView):
 
 
 class LexiconExportView(APIView):
+    api_area = "moderation"
+
     @extend_schema(
         summary="Export the community's own words as CSV or TXT",
         parameters=[OpenApiParameter("file_format", enum=["csv", "txt"], default="csv")],
@@ -436,6 +451,7 @@ class LexiconEntryViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    api_area = "moderation"
     queryset = LexiconEntry.objects.none()
     serializer_class = LexiconEntrySerializer
     filterset_class = WordFilter
@@ -485,6 +501,7 @@ class AllowedTermViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    api_area = "moderation"
     queryset = AllowedTerm.objects.none()
     serializer_class = AllowedTermSerializer
     filterset_class = AllowedFilter
@@ -748,6 +765,8 @@ class IntegrationViewSet(
 ):
     """Only owners of the hub see integrations: the secret signs what Canopy sends."""
 
+    api_area = "integrations"  # owners only: never an integration key
+
     queryset = Integration.objects.none()
     serializer_class = IntegrationSerializer
     lookup_value_regex = ID_PATTERN
@@ -780,6 +799,131 @@ class IntegrationViewSet(
     def destroy(self, request: Request, pk: str) -> Response:
         integration_delete(integration=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IntegrationKeySerializer(serializers.ModelSerializer):
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=sorted(integration_keys.SCOPES)))
+    usable = serializers.SerializerMethodField()
+    rotated_to = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IntegrationKey
+        fields = [
+            "id",
+            "integration",
+            "name",
+            "prefix",
+            "scopes",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "rotated_from",
+            "rotated_to",
+            "usable",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_usable(self, key: IntegrationKey) -> bool:
+        return key.is_usable()
+
+    def get_rotated_to(self, key: IntegrationKey) -> int | None:
+        successor = getattr(key, "rotated_to", None)
+        return successor.pk if successor else None
+
+
+class IntegrationKeyCreateSerializer(serializers.Serializer):
+    integration = serializers.IntegerField(min_value=1, max_value=_MAX_ID)
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(integration_keys.SCOPES)),
+        allow_empty=False,
+        help_text="What the key may do: " + ", ".join(sorted(integration_keys.SCOPES)) + ".",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class IssuedKeySerializer(IntegrationKeySerializer):
+    secret = serializers.CharField(help_text="The key itself: shown this once, never again.")
+
+    class Meta(IntegrationKeySerializer.Meta):
+        fields = [*IntegrationKeySerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+def _issued(issued: integration_keys.IssuedKey) -> dict:
+    data = IntegrationKeySerializer(issued.key).data
+    return {**data, "secret": issued.secret}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="API keys of your integrations",
+        description="Owners of a community see its integrations' keys: name, prefix, scopes, expiry and last use, "
+        "never the key itself.",
+    ),
+    retrieve=extend_schema(summary="Get an API key (without its secret)"),
+)
+class IntegrationKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Owners create, rotate and revoke the keys their integrations authenticate with."""
+
+    api_area = "integrations"  # a key never manages keys
+    queryset = IntegrationKey.objects.none()
+    serializer_class = IntegrationKeySerializer
+    lookup_value_regex = ID_PATTERN
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[IntegrationKey]:
+        owned = Community.objects.filter(hub__in=groups_owned(self.request.user))
+        keys = IntegrationKey.objects.filter(integration__community__in=owned).select_related("rotated_to")
+        integration = self.request.query_params.get("integration", "")
+        if integration.isdigit():
+            keys = keys.filter(integration_id=int(integration))
+        return keys.order_by("-created_at", "-pk")
+
+    @extend_schema(
+        summary="Create an API key",
+        description="Owners of the integration's community. The answer holds the key (`secret`), once: send it "
+        "as `Authorization: Bearer <secret>`. It acts in the integration's community only, on the operations its "
+        "scopes name.",
+        request=IntegrationKeyCreateSerializer,
+        responses={201: IssuedKeySerializer},
+    )
+    def create(self, request: Request) -> Response:
+        values = IntegrationKeyCreateSerializer(data=request.data)
+        values.is_valid(raise_exception=True)
+        data = dict(values.validated_data)
+        integration = Integration.objects.filter(pk=data.pop("integration")).select_related("community__hub").first()
+        hub = integration.community.hub if integration else None
+        if hub is None or not can(request.user, Capability.VIEW, hub):
+            raise NotFound()
+        if not can_final_review(request.user, hub):
+            raise PermissionDenied()
+        issued = integration_keys.key_create(integration=integration, created_by=request.user, **data)
+        return Response(_issued(issued), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Rotate an API key",
+        description="A new key with the same name, scopes and expiry, shown once. The old key keeps working for "
+        "the rotation grace period (24 hours unless the server says otherwise), then stops.",
+        request=None,
+        responses={201: IssuedKeySerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def rotate(self, request: Request, pk: str) -> Response:
+        issued = integration_keys.key_rotate(key=self.get_object(), created_by=request.user)
+        return Response(_issued(issued), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Revoke an API key",
+        description="The key stops working at once. Revoking twice is harmless.",
+        request=None,
+        responses={200: IntegrationKeySerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        key = integration_keys.key_revoke(key=self.get_object())
+        return Response(IntegrationKeySerializer(key).data)
 
 
 # --- Group settings -------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from content.models import MatchMode, PostKind, WordAction, WordCategory
 from content.services.posts import MEMBER_KINDS
+from outbox.keys import BRIDGE_SCOPES, SCOPES
 from subgroups.forms import GroupChoiceField
 from subgroups.models import Group
 
@@ -115,6 +118,31 @@ class IntegrationForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["platform"].choices = [("", _("Every platform")), *Platform.choices]
+
+
+class IntegrationKeyForm(forms.Form):
+    EXPIRY_CHOICES = [("", _("Never")), ("30", _("In 30 days")), ("90", _("In 90 days")), ("365", _("In a year"))]
+
+    integration = forms.ModelChoiceField(label=_("Integration"), queryset=None, empty_label=None)
+    name = forms.CharField(
+        label=_("Key name"), max_length=100, help_text=_("Where it is used, e.g. “Telegram bridge”.")
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Only what the bot needs. A bridge carrying a chat needs the ones ticked."),
+    )
+    expires_in = forms.ChoiceField(label=_("Expires"), choices=EXPIRY_CHOICES, required=False)
+
+    def __init__(self, *args: Any, integrations, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["integration"].queryset = integrations
+        self.fields["scopes"].choices = [(scope, f"{scope}: {label}") for scope, label in SCOPES.items()]
+        self.fields["scopes"].initial = list(BRIDGE_SCOPES)
+
+    def expires_at(self):
+        days = self.cleaned_data.get("expires_in")
+        return timezone.now() + timedelta(days=int(days)) if days else None
 
 
 class WelcomeForm(forms.Form):

@@ -22,6 +22,7 @@ from content.forms import (
     DigestForm,
     ImportForm,
     IntegrationForm,
+    IntegrationKeyForm,
     PostForm,
     ReviewNoteForm,
     ScanForm,
@@ -48,7 +49,8 @@ from core.errors import ApplicationError
 from core.forms import add_application_error
 from members.permissions import can, can_final_review, groups_owned
 from members.services.funnel import welcome_text
-from outbox.models import Integration, OutboundMessage
+from outbox import keys as integration_keys
+from outbox.models import Integration, IntegrationKey, OutboundMessage
 from outbox.services import integration_create, integration_delete
 from subgroups import selectors as tree
 from subgroups import services as tree_services
@@ -602,14 +604,45 @@ def review_setting(request: HttpRequest, community: Community, pk: int) -> HttpR
 def integrations(request: HttpRequest, community: Community) -> HttpResponse:
     if not (community.hub_id and can_final_review(request.user, community.hub)):
         raise Http404  # secrets: owners only
-    form = IntegrationForm(request.POST or None)
+    action = request.POST.get("action", "add") if request.method == "POST" else ""
+    community_integrations = Integration.objects.filter(community=community)
+    form = IntegrationForm(request.POST if action == "add" else None)
+    key_form = IntegrationKeyForm(request.POST if action == "create_key" else None, integrations=community_integrations)
+    issued = None
     if request.method == "POST":
-        if request.POST.get("action") == "delete":
-            integration = Integration.objects.filter(community=community, pk=_posted_id(request)).first()
+        if action == "delete":
+            integration = community_integrations.filter(pk=_posted_id(request)).first()
             if integration:
                 integration_delete(integration=integration)
             return redirect("content:integrations", slug=community.slug)
-        if form.is_valid():
+        if action in ("rotate_key", "revoke_key"):
+            key = IntegrationKey.objects.filter(integration__community=community, pk=_posted_id(request)).first()
+            if key is None:
+                raise Http404
+            if action == "revoke_key":
+                integration_keys.key_revoke(key=key)
+                messages.success(request, _("Key revoked: it no longer works."))
+                return redirect("content:integrations", slug=community.slug)
+            try:
+                issued = integration_keys.key_rotate(key=key, created_by=request.user)
+            except ApplicationError as error:
+                messages.error(request, error.message)
+                return redirect("content:integrations", slug=community.slug)
+        elif action == "create_key" and key_form.is_valid():
+            data = key_form.cleaned_data
+            try:
+                issued = integration_keys.key_create(
+                    integration=data["integration"],
+                    name=data["name"],
+                    scopes=data["scopes"],
+                    expires_at=key_form.expires_at(),
+                    created_by=request.user,
+                )
+            except ApplicationError as error:
+                add_application_error(key_form, error)
+            else:
+                key_form = IntegrationKeyForm(integrations=community_integrations)
+        elif action == "add" and form.is_valid():
             try:
                 integration_create(community=community, **form.cleaned_data)
             except ApplicationError as error:
@@ -622,11 +655,17 @@ def integrations(request: HttpRequest, community: Community) -> HttpResponse:
         "content/integrations.html",
         {
             "community": community,
-            "integrations": Integration.objects.filter(community=community),
+            "integrations": community_integrations,
+            "keys": IntegrationKey.objects.filter(integration__community=community)
+            .select_related("integration", "rotated_to")
+            .order_by("integration__name", "-created_at"),
+            "issued": issued,
+            "grace_hours": integration_keys.rotation_grace().total_seconds() // 3600,
             "outbox": OutboundMessage.objects.filter(community=community)
             .select_related("group")
             .order_by("-created_at")[:50],
             "form": form,
+            "key_form": key_form,
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors or key_form.errors else 200,
     )

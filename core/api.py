@@ -1,6 +1,8 @@
 """REST API conventions used by every app's api.py.
 
-One error body everywhere: ``{"message": "…", "extra": {"fields": {"name": ["…"]}}}``.
+One error body everywhere: ``{"code": "…", "message": "…", "extra": {"fields": {"name": ["…"]}}}``.
+``code`` is stable and machine-readable (``invalid``, ``not_found``, ``missing_scope`` …);
+``message`` is for people, in the request's language.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from core.errors import ApplicationError
 class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx answer."""
 
+    code = serializers.CharField(
+        help_text="Stable and machine-readable: invalid, not_found, permission_denied, missing_scope, "
+        "not_authenticated, authentication_failed, key_invalid, throttled, …"
+    )
     message = serializers.CharField()
     extra = serializers.DictField(required=False, help_text="`fields` maps each bad input to its messages.")
 
@@ -42,7 +48,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.PermissionDenied()
 
     if isinstance(exc, ApplicationError):
-        return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
+        return Response({"code": exc.code, "message": exc.message, "extra": exc.extra}, status=exc.status_code)
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -53,13 +59,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         first = next(iter(fields.values()), [_("Invalid input.")])
         while isinstance(first, (list, dict)) and first:
             first = next(iter(first.values())) if isinstance(first, dict) else first[0]
-        response.data = {"message": str(first), "extra": {"fields": fields}}
+        response.data = {"code": "invalid", "message": str(first), "extra": {"fields": fields}}
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         extra: dict[str, Any] = {}
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             extra["retry_after_seconds"] = int(exc.wait)
-        response.data = {"message": str(detail), "extra": extra}
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", None) or "error"
+        response.data = {"code": str(code), "message": str(detail), "extra": extra}
     return response
 
 

@@ -5,13 +5,14 @@ from typing import Any
 
 class ApplicationError(Exception):
     """A business rule said no. Services raise it; the API answers 400 with
-    ``{"message": …, "extra": {…}}`` and pages show it as a form or field error.
+    ``{"code": …, "message": …, "extra": {…}}`` and pages show it as a form or field error.
 
     ``field`` names the input the message belongs to, so forms and serializers can put the
     message next to that field.
     """
 
     status_code = 400
+    code = "invalid"
 
     def __init__(
         self,
@@ -35,3 +36,4 @@ class RateLimited(ApplicationError):
     """Too many attempts from one address or for one contact: the API answers 429."""
 
     status_code = 429
+    code = "throttled"

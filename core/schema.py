@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
 from core.api import ErrorSerializer
+from core.areas import api_area
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -21,6 +22,11 @@ class AutoSchema(SpectacularAutoSchema):
         "404": _("Not found, or not in a community you can see."),
         "429": _("Too many requests: slow down and retry later."),
     }
+
+    def get_tags(self) -> list[str]:
+        """One tag per area of the API (groups, members, funnel …), as integration scopes are."""
+        area = api_area(self.view)
+        return [area] if area else super().get_tags()
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

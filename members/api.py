@@ -274,6 +274,7 @@ class ApplicationFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="Get an application"),
 )
 class ApplicationViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    api_area = "funnel"
     queryset = Application.objects.none()
     serializer_class = ApplicationSerializer
     filterset_class = ApplicationFilter
@@ -352,6 +353,8 @@ class PublicThrottle(ScopedRateThrottle):
 class ApplicationSubmitView(_ScopedContext, APIView):
     """The public application form, for bots: no credentials, rate-limited."""
 
+    api_area = "funnel"
+
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [PublicThrottle]
@@ -394,6 +397,7 @@ class ApplicationSubmitView(_ScopedContext, APIView):
 
 
 class QuestionnaireView(APIView):
+    api_area = "funnel"
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [PublicThrottle]
@@ -409,6 +413,8 @@ class QuestionnaireView(APIView):
 
 class InvitationAcceptView(APIView):
     """An integration reports that the invited person joined, from their platform account."""
+
+    api_area = "funnel"
 
     @extend_schema(
         summary="Accept an invitation: the person joins the group",
@@ -441,6 +447,7 @@ class InvitationAcceptView(APIView):
     retrieve=extend_schema(summary="Get a live code"),
 )
 class LiveCodeViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    api_area = "funnel"
     queryset = LiveCode.objects.none()
     serializer_class = LiveCodeSerializer
     lookup_value_regex = ID_PATTERN
@@ -472,6 +479,8 @@ class LiveCodeViewSet(_ScopedContext, mixins.ListModelMixin, mixins.RetrieveMode
 
 class LiveCodeResolveView(APIView):
     """What a scan does, for bots: seat one newcomer in the pool and say where."""
+
+    api_area = "funnel"
 
     @extend_schema(
         summary="Resolve a live code: seat a newcomer in a group with room",

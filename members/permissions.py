@@ -4,6 +4,11 @@ A user acts through their ``Member`` in a community. A role held on a group (an 
 membership) grants its capabilities on that group and on its whole subtree, nothing else.
 Superusers may do everything. The tree asks through ``subgroups.access``; this module answers.
 
+A request made with an integration key (``outbox.keys``) acts as the integration's service
+account: it has every capability but personal data, on every group of the key's community and
+nowhere else, and no owner's rights. Which operations it may call is its scopes' business
+(``outbox.auth.KeyScopes``).
+
 | capability            | owner | core admin | admin | guide | member |
 |-----------------------|:-----:|:----------:|:-----:|:-----:|:------:|
 | view                  |   ✓   |     ✓      |   ✓   |   ✓   |        |
@@ -23,6 +28,7 @@ from operator import or_
 from django.db.models import Q, QuerySet
 
 from members.models import Member, Membership, MembershipStatus, Role
+from outbox.keys import key_of
 from subgroups.access import Capability
 from subgroups.models import Community, Group
 
@@ -44,6 +50,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     Role.GUIDE: frozenset({Capability.VIEW, Capability.REVIEW_APPLICATIONS}),
     Role.MEMBER: frozenset(),
 }
+
+
+KEY_CAPABILITIES = frozenset(Capability.ALL) - {Capability.SEE_PERSONAL_DATA}
 
 
 def roles_with(capability: str) -> list[str]:
@@ -77,6 +86,11 @@ def groups_where(user, capability: str) -> QuerySet[Group]:
         return Group.objects.none()
     if user.is_superuser:
         return Group.objects.all()
+    key = key_of(user)
+    if key is not None:
+        if capability not in KEY_CAPABILITIES:
+            return Group.objects.none()
+        return Group.objects.filter(community_id=key.integration.community_id)
     granting = Group.objects.filter(pk__in=_grants(user, capability).values("group_id")).only(
         "community_id", "tree_id", "lft", "rght"
     )
@@ -88,6 +102,9 @@ def can(user, capability: str, group: Group) -> bool:
         return False
     if user.is_superuser:
         return True
+    key = key_of(user)
+    if key is not None:
+        return capability in KEY_CAPABILITIES and group.community_id == key.integration.community_id
     return (
         _grants(user, capability)
         .filter(
@@ -205,6 +222,9 @@ class RoleAccessPolicy:
             return Community.objects.none()
         if user.is_superuser:
             return Community.objects.all()
+        key = key_of(user)
+        if key is not None:
+            return Community.objects.filter(pk=key.integration.community_id)
         return Community.objects.filter(pk__in=_grants(user, Capability.VIEW).values("group__community_id"))
 
     def visible_groups(self, user) -> QuerySet[Group]:

@@ -1,9 +1,12 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
 from core.forms import add_application_error
-from outbox.models import Integration, OutboundMessage
+from outbox import keys
+from outbox.models import Integration, IntegrationKey, OutboundMessage
 from outbox.services import clean_webhook, integration_create
 
 
@@ -41,7 +44,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ("platform", "is_active")
     search_fields = ("name", "webhook_url")
     list_select_related = ("community", "community__hub")
-    readonly_fields = ("secret", "created_at")
+    readonly_fields = ("secret", "user", "created_at")
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -56,3 +59,52 @@ class IntegrationAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
         obj._state.adding = False
         obj.refresh_from_db()
+
+
+class IntegrationKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"), choices=list(keys.SCOPES.items()), widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = IntegrationKey
+        fields = ["integration", "name", "scopes", "expires_at", "revoked_at"]
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at and not self.instance.pk and expires_at <= timezone.now():
+            raise forms.ValidationError(_("Choose an expiry in the future."))
+        return expires_at
+
+
+@admin.register(IntegrationKey)
+class IntegrationKeyAdmin(admin.ModelAdmin):
+    """A key added here is shown once, in the message after saving; only its hash is kept."""
+
+    form = IntegrationKeyForm
+    list_display = ("name", "prefix", "integration", "expires_at", "revoked_at", "last_used_at", "created_at")
+    list_filter = ("integration__community",)
+    search_fields = ("name", "prefix", "integration__name")
+    list_select_related = ("integration", "integration__community", "integration__community__hub")
+    readonly_fields = ("prefix", "last_used_at", "rotated_from", "created_by", "created_at")
+    raw_id_fields = ("integration",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "integration") if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        data = form.cleaned_data
+        issued = keys.key_create(
+            integration=data["integration"],
+            name=data["name"],
+            scopes=data["scopes"],
+            expires_at=data.get("expires_at"),
+            created_by=request.user,
+        )
+        obj.pk = issued.key.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+        messages.warning(request, _("The key, shown this once: %(secret)s") % {"secret": issued.secret})

@@ -63,6 +63,7 @@ class OutboxFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="Get a message"),
 )
 class OutboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    api_scopes = {"ack": "outbox:ack"}
     queryset = OutboundMessage.objects.none()
     serializer_class = OutboundMessageSerializer
     filterset_class = OutboxFilter

@@ -7,6 +7,7 @@ collect and acknowledge them (the delivery API arrives with the content release)
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -98,6 +99,15 @@ class Integration(models.Model):
     webhook_url = models.URLField(_("webhook URL"), blank=True)
     secret = models.CharField(_("signing secret"), max_length=64, default=_secret)
     is_active = models.BooleanField(_("active"), default=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acts as"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The service account its keys act as: it cannot log in and holds no role."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -107,3 +117,50 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class IntegrationKey(models.Model):
+    """An API key of one integration: it acts in the integration's community only, on the
+    operations its scopes name. The key itself is shown once; only its SHA-256 is kept, with
+    a short prefix to find it by."""
+
+    integration = models.ForeignKey(
+        Integration, verbose_name=_("integration"), on_delete=models.CASCADE, related_name="keys"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    hashed_key = models.CharField(_("hashed key"), max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True, help_text=_("Empty: never."))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    rotated_from = models.OneToOneField(
+        "self",
+        verbose_name=_("replaces"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="rotated_to",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("integration key")
+        verbose_name_plural = _("integration keys")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

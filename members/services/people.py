@@ -30,6 +30,8 @@ _UNSET: Any = object()
 class GroupFull(ApplicationError):
     """The group has no seat left (or none under the routing limit)."""
 
+    code = "group_full"
+
 
 def member_by_handle(*, community: Community, platform: str, external_id: str) -> Member | None:
     """The member with this platform account. Only an account an integration vouches for

@@ -18,7 +18,7 @@ class TestAuthentication:
         response = anonymous_api.get(url)
         assert response.status_code == 401
         assert response.json()["message"]
-        assert response["WWW-Authenticate"] == "Token"
+        assert response["WWW-Authenticate"] == "Bearer"  # an integration key; staff tokens ("Token …") work too
 
     def test_a_wrong_token_is_401(self, anonymous_api, community):
         anonymous_api.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
@@ -73,7 +73,7 @@ class TestRetrieve:
     def test_another_communitys_group_is_404(self, api, other_community):
         response = api.get(f"/api/v1/groups/{group_id('北京车友群')}/")
         assert response.status_code == 404
-        assert response.json() == {"message": "Not found.", "extra": {}}
+        assert response.json() == {"code": "not_found", "message": "Not found.", "extra": {}}
 
     def test_another_community_is_404(self, api, other_community):
         assert api.get(f"/api/v1/communities/{other_community.pk}/").status_code == 404
