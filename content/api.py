@@ -67,8 +67,15 @@ from core.errors import ApplicationError
 from members.permissions import can, can_final_review, groups_owned, groups_where
 from members.services.people import member_by_handle
 from outbox import keys as integration_keys
-from outbox.models import Integration, IntegrationKey
-from outbox.services import integration_create, integration_delete
+from outbox.models import Integration, IntegrationKey, OutboundMessage
+from outbox.services import (
+    integration_create,
+    integration_delete,
+    integration_enable_webhook,
+    integration_resend_failed,
+    integration_rotate_secret,
+    message_resend,
+)
 from subgroups.access import Capability
 from subgroups.models import Community, Group, Platform
 
@@ -735,25 +742,79 @@ class AutoReplyAskView(APIView):
 class IntegrationSerializer(serializers.ModelSerializer):
     community = serializers.PrimaryKeyRelatedField(read_only=True)
     platform = serializers.ChoiceField(choices=Platform.choices, allow_blank=True, required=False, default="")
+    failing = serializers.SerializerMethodField(help_text="The webhook has failed for 24 hours or more.")
 
     class Meta:
         model = Integration
-        fields = ["id", "community", "name", "platform", "webhook_url", "secret", "is_active", "created_at"]
-        read_only_fields = ["id", "community", "secret", "is_active", "created_at"]
+        fields = [
+            "id",
+            "community",
+            "name",
+            "platform",
+            "webhook_url",
+            "is_active",
+            "webhook_disabled_at",
+            "failing_since",
+            "failing",
+            "previous_secret_until",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "community",
+            "is_active",
+            "webhook_disabled_at",
+            "failing_since",
+            "failing",
+            "previous_secret_until",
+            "created_at",
+        ]
         extra_kwargs = {"webhook_url": {"required": False, "default": ""}}
 
+    def get_failing(self, integration: Integration) -> bool:
+        return integration.failing_for_a_day()
 
-class IntegrationCreateSerializer(IntegrationSerializer):
+
+class IntegrationCreateSerializer(serializers.Serializer):
     community = serializers.IntegerField(min_value=1, max_value=_MAX_ID)
+    name = serializers.CharField(max_length=100)
+    platform = serializers.ChoiceField(choices=Platform.choices, allow_blank=True, required=False, default="")
+    webhook_url = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class IntegrationWithSecretSerializer(IntegrationSerializer):
+    secret = serializers.CharField(
+        read_only=True, help_text="The webhook signing secret (`whsec_…`): shown when created or rotated, never again."
+    )
 
     class Meta(IntegrationSerializer.Meta):
-        read_only_fields = ["id", "secret", "is_active", "created_at"]
-        extra_kwargs = {"webhook_url": {"required": False, "default": ""}, "name": {"max_length": 100}}
+        fields = [*IntegrationSerializer.Meta.fields, "secret"]
+
+
+class ResendSerializer(serializers.Serializer):
+    message = serializers.IntegerField(
+        min_value=1, max_value=_MAX_ID, required=False, help_text="One failed message to send again."
+    )
+    all_failed = serializers.BooleanField(
+        default=False, help_text="Every failed message of this integration's community and platform."
+    )
+
+    def validate(self, attrs):
+        if bool(attrs.get("message")) == bool(attrs.get("all_failed")):
+            raise serializers.ValidationError({"message": ["Give either message or all_failed: true."]})
+        return attrs
+
+
+class ResendResultSerializer(serializers.Serializer):
+    resent = serializers.IntegerField()
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Integrations of the communities you own"),
-    retrieve=extend_schema(summary="Get an integration, with its signing secret"),
+    list=extend_schema(
+        summary="Integrations of the communities you own",
+        description="Without their signing secrets: those are shown once, when created or rotated.",
+    ),
+    retrieve=extend_schema(summary="Get an integration"),
     destroy=extend_schema(summary="Remove an integration"),
 )
 class IntegrationViewSet(
@@ -766,7 +827,6 @@ class IntegrationViewSet(
     """Only owners of the hub see integrations: the secret signs what Canopy sends."""
 
     api_area = "integrations"  # owners only: never an integration key
-
     queryset = Integration.objects.none()
     serializer_class = IntegrationSerializer
     lookup_value_regex = ID_PATTERN
@@ -778,11 +838,11 @@ class IntegrationViewSet(
 
     @extend_schema(
         summary="Add an integration",
-        description="With `webhook_url`, Canopy POSTs each message to it, signed: `X-Canopy-Signature: "
-        "sha256=<HMAC-SHA256 of '<X-Canopy-Timestamp>.<body>' with the secret>`. Without one, the bot polls "
-        "`/api/v1/outbox/` and acknowledges each delivery.",
+        description="With `webhook_url`, Canopy POSTs each message to it, signed per Standard Webhooks "
+        "(`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`) with the `secret` in the answer, "
+        "shown this once. Without one, the bot polls `/api/v1/outbox/` and acknowledges each delivery.",
         request=IntegrationCreateSerializer,
-        responses={201: IntegrationSerializer},
+        responses={201: IntegrationWithSecretSerializer},
     )
     def create(self, request: Request) -> Response:
         values = IntegrationCreateSerializer(data=request.data)
@@ -794,11 +854,56 @@ class IntegrationViewSet(
         if not can_final_review(request.user, community.hub):
             raise PermissionDenied()
         integration = integration_create(community=community, **data)
-        return Response(IntegrationSerializer(integration).data, status=201)
+        return Response(IntegrationWithSecretSerializer(integration).data, status=201)
 
     def destroy(self, request: Request, pk: str) -> Response:
         integration_delete(integration=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Rotate the webhook signing secret",
+        description="A new secret, shown this once. For 24 hours every delivery carries two signatures in "
+        "`webhook-signature`, one with each secret, so the receiver can switch without refusing anything.",
+        request=None,
+        responses={200: IntegrationWithSecretSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: str) -> Response:
+        integration = integration_rotate_secret(integration=self.get_object())
+        return Response(IntegrationWithSecretSerializer(integration).data)
+
+    @extend_schema(
+        summary="Push to a webhook again after it answered 410 Gone",
+        description="Pending messages are pushed at once.",
+        request=None,
+        responses={200: IntegrationSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="enable-webhook")
+    def enable_webhook(self, request: Request, pk: str) -> Response:
+        integration = integration_enable_webhook(integration=self.get_object())
+        return Response(IntegrationSerializer(integration).data)
+
+    @extend_schema(
+        summary="Send failed messages again",
+        description="One failed (or cancelled) message of this integration's community (`message`), or every "
+        "failed one it serves (`all_failed: true`), with a fresh set of attempts and the same `webhook-id`.",
+        request=ResendSerializer,
+        responses={200: ResendResultSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, pk: str) -> Response:
+        integration = self.get_object()
+        values = ResendSerializer(data=request.data)
+        values.is_valid(raise_exception=True)
+        if values.validated_data.get("all_failed"):
+            return Response({"resent": integration_resend_failed(integration=integration)})
+        message = OutboundMessage.objects.filter(
+            community_id=integration.community_id, pk=values.validated_data["message"]
+        ).first()
+        if message is None:
+            raise NotFound()
+        message_resend(message=message)
+        return Response({"resent": 1})
 
 
 class IntegrationKeySerializer(serializers.ModelSerializer):

@@ -51,7 +51,15 @@ from members.permissions import can, can_final_review, groups_owned
 from members.services.funnel import welcome_text
 from outbox import keys as integration_keys
 from outbox.models import Integration, IntegrationKey, OutboundMessage
-from outbox.services import integration_create, integration_delete
+from outbox.services import (
+    failing_integrations,
+    integration_create,
+    integration_delete,
+    integration_enable_webhook,
+    integration_resend_failed,
+    integration_rotate_secret,
+    message_resend,
+)
 from subgroups import selectors as tree
 from subgroups import services as tree_services
 from subgroups.access import Capability
@@ -609,11 +617,37 @@ def integrations(request: HttpRequest, community: Community) -> HttpResponse:
     form = IntegrationForm(request.POST if action == "add" else None)
     key_form = IntegrationKeyForm(request.POST if action == "create_key" else None, integrations=community_integrations)
     issued = None
+    shown_secret = None  # a signing secret, shown when made or rotated and never again
     if request.method == "POST":
         if action == "delete":
             integration = community_integrations.filter(pk=_posted_id(request)).first()
             if integration:
                 integration_delete(integration=integration)
+            return redirect("content:integrations", slug=community.slug)
+        if action in ("rotate_secret", "enable_webhook", "resend_failed"):
+            integration = community_integrations.filter(pk=_posted_id(request)).first()
+            if integration is None:
+                raise Http404
+            if action == "rotate_secret":
+                shown_secret = integration_rotate_secret(integration=integration)
+            elif action == "enable_webhook":
+                integration_enable_webhook(integration=integration)
+                messages.success(request, _("Webhook enabled: pending messages are on their way."))
+                return redirect("content:integrations", slug=community.slug)
+            else:
+                count = integration_resend_failed(integration=integration)
+                messages.success(request, _("%(count)d failed messages queued again.") % {"count": count})
+                return redirect("content:integrations", slug=community.slug)
+        if action == "resend_message":
+            message = OutboundMessage.objects.filter(community=community, pk=_posted_id(request)).first()
+            if message is None:
+                raise Http404
+            try:
+                message_resend(message=message)
+            except ApplicationError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, _("Message queued again."))
             return redirect("content:integrations", slug=community.slug)
         if action in ("rotate_key", "revoke_key"):
             key = IntegrationKey.objects.filter(integration__community=community, pk=_posted_id(request)).first()
@@ -644,12 +678,15 @@ def integrations(request: HttpRequest, community: Community) -> HttpResponse:
                 key_form = IntegrationKeyForm(integrations=community_integrations)
         elif action == "add" and form.is_valid():
             try:
-                integration_create(community=community, **form.cleaned_data)
+                created = integration_create(community=community, **form.cleaned_data)
             except ApplicationError as error:
                 add_application_error(form, error)
             else:
                 messages.success(request, _("Integration added."))
-                return redirect("content:integrations", slug=community.slug)
+                if not created.webhook_url:
+                    return redirect("content:integrations", slug=community.slug)
+                shown_secret = created
+                form = IntegrationForm()
     return render(
         request,
         "content/integrations.html",
@@ -660,6 +697,8 @@ def integrations(request: HttpRequest, community: Community) -> HttpResponse:
             .select_related("integration", "rotated_to")
             .order_by("integration__name", "-created_at"),
             "issued": issued,
+            "shown_secret": shown_secret,
+            "failing": failing_integrations(community),
             "grace_hours": integration_keys.rotation_grace().total_seconds() // 3600,
             "outbox": OutboundMessage.objects.filter(community=community)
             .select_related("group")

@@ -44,7 +44,8 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_filter = ("platform", "is_active")
     search_fields = ("name", "webhook_url")
     list_select_related = ("community", "community__hub")
-    readonly_fields = ("secret", "user", "created_at")
+    # The signing secret is shown once, on the bots page or in the API, when made or rotated.
+    readonly_fields = ("user", "webhook_disabled_at", "failing_since", "previous_secret_until", "created_at")
 
     def save_model(self, request, obj, form, change):
         if change:

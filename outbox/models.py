@@ -5,7 +5,9 @@ messages, content writes pushes and digests, analytics writes recall messages. I
 collect and acknowledge them (the delivery API arrives with the content release).
 """
 
+import base64
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -83,13 +85,15 @@ class OutboundMessage(models.Model):
 
 
 def _secret() -> str:
-    return secrets.token_hex(32)
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 class Integration(models.Model):
     """A bot that delivers a community's messages. With a webhook URL, Canopy pushes each
-    message to it, signed with HMAC-SHA256 over the body using ``secret``; without one, the bot
-    polls ``/api/v1/outbox/`` with its token and acknowledges each delivery."""
+    message to it, signed per Standard Webhooks with ``secret`` (and, for a day after a
+    rotation, with the previous one too); without one, the bot polls ``/api/v1/outbox/`` with
+    its key and acknowledges each delivery."""
 
     community = models.ForeignKey(Community, verbose_name=_("community"), on_delete=models.CASCADE, related_name="+")
     name = models.CharField(_("name"), max_length=100)
@@ -98,7 +102,20 @@ class Integration(models.Model):
     )
     webhook_url = models.URLField(_("webhook URL"), blank=True)
     secret = models.CharField(_("signing secret"), max_length=64, default=_secret)
+    previous_secret = models.CharField(_("previous signing secret"), max_length=64, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(
+        _("previous secret signs until"), null=True, blank=True, editable=False
+    )
     is_active = models.BooleanField(_("active"), default=True)
+    webhook_disabled_at = models.DateTimeField(
+        _("webhook disabled"),
+        null=True,
+        blank=True,
+        help_text=_("Set when the endpoint answered 410 Gone: nothing is pushed until it is enabled again."),
+    )
+    failing_since = models.DateTimeField(
+        _("failing since"), null=True, blank=True, help_text=_("The first failed delivery since the last success.")
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("acts as"),
@@ -117,6 +134,14 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def pushes(self) -> bool:
+        return bool(self.webhook_url) and self.webhook_disabled_at is None
+
+    def failing_for_a_day(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.failing_since is not None and now - self.failing_since >= timedelta(hours=24)
 
 
 class IntegrationKey(models.Model):

@@ -3,12 +3,14 @@ or by signed webhooks retried with backoff."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
 import ipaddress
 import json
 import logging
+import random
 import socket
 import time
 import urllib.error
@@ -33,8 +35,30 @@ from subgroups.models import Group, Platform
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10
+# Waits between attempts, as Standard Webhooks senders do, stretched to span more than three
+# days: an endpoint down over a long weekend still gets its messages. Each wait is jittered by
+# up to a fifth either way, so retries after an outage do not arrive all at once.
+RETRY_SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
+    timedelta(hours=24),
+    timedelta(hours=24),
+)
+JITTER = 0.2
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+SECRET_GRACE = timedelta(hours=24)  # a rotated signing secret still signs beside the new one
+
+
+def pushing() -> QuerySet[Integration]:
+    """Integrations Canopy pushes to: active, with a webhook that has not answered 410 Gone."""
+    return Integration.objects.filter(is_active=True, webhook_disabled_at__isnull=True).exclude(webhook_url="")
 
 
 def message_enqueue(
@@ -69,7 +93,7 @@ def message_enqueue(
         if dedupe_key:
             return OutboundMessage.objects.get(dedupe_key=dedupe_key)
         raise
-    if Integration.objects.filter(community_id=group.community_id, is_active=True).exclude(webhook_url="").exists():
+    if pushing().filter(community_id=group.community_id).exists():
         from outbox.tasks import deliver_message
 
         transaction.on_commit(partial(deliver_message.delay, message.pk))
@@ -94,8 +118,48 @@ def message_ack(*, message: OutboundMessage, delivered: bool = True, error: str 
 # --- Webhooks -------------------------------------------------------------------------------
 
 
+def _key(secret: str) -> bytes:
+    """A Standard Webhooks secret is base64 after ``whsec_``. Secrets made before Canopy signed
+    that way are 64 hex characters, which decode as base64 too, exactly as the
+    ``standardwebhooks`` library decodes them."""
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def standard_signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``: the Standard Webhooks signature."""
+    mac = hmac.new(_key(secret), f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def signing_secrets(integration: Integration, now=None) -> list[str]:
+    """The current secret, and the previous one while its grace period lasts."""
+    now = now or timezone.now()
+    secrets_ = [integration.secret]
+    if integration.previous_secret and integration.previous_secret_until and integration.previous_secret_until > now:
+        secrets_.append(integration.previous_secret)
+    return secrets_
+
+
+def webhook_headers(integration: Integration, message_id: int, body: bytes, timestamp: int | None = None) -> dict:
+    """The headers of one delivery: Standard Webhooks' three, and the deprecated ``X-Canopy-*``
+    ones (kept for one release; they go in the release after)."""
+    stamp = str(int(timestamp if timestamp is not None else time.time()))
+    webhook_id = f"msg_{message_id}"
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": " ".join(
+            standard_signature(secret, webhook_id, stamp, body) for secret in signing_secrets(integration)
+        ),
+        "X-Canopy-Delivery": str(message_id),
+        "X-Canopy-Timestamp": stamp,
+        "X-Canopy-Signature": sign(integration.secret, stamp, body),
+    }
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` of HMAC-SHA256 over ``<timestamp>.<body>``: what receivers check."""
+    """Deprecated (``X-Canopy-Signature``): ``sha256=<hex>`` of HMAC-SHA256 over
+    ``<timestamp>.<body>`` with the secret as it is written."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
@@ -110,8 +174,12 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, toleranc
 
 
 def payload(message: OutboundMessage) -> dict:
+    """The JSON of a delivery. ``type`` and ``timestamp`` are Standard Webhooks' envelope; the
+    message's own fields sit beside them, where receivers before it read them."""
     group = message.group
     return {
+        "type": f"outbox.{message.kind}",
+        "timestamp": message.created_at.isoformat(),
         "id": message.pk,
         "kind": message.kind,
         "community": message.community_id,
@@ -136,8 +204,8 @@ def payload(message: OutboundMessage) -> dict:
 def _integration_for(message: OutboundMessage) -> Integration | None:
     platform = message.recipient_platform or (message.group.platform if message.group else "")
     return (
-        Integration.objects.filter(community_id=message.community_id, is_active=True)
-        .exclude(webhook_url="")
+        pushing()
+        .filter(community_id=message.community_id)
         .filter(Q(platform="") | Q(platform=platform))
         .order_by("-platform", "pk")  # a platform's own integration before the catch-all
         .first()
@@ -200,7 +268,9 @@ _opener = urllib.request.build_opener(
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
+    """The wait after the ``attempts``-th failed attempt, jittered."""
+    wait = RETRY_SCHEDULE[min(attempts, len(RETRY_SCHEDULE)) - 1]
+    return wait * random.uniform(1 - JITTER, 1 + JITTER)
 
 
 def _lease() -> timedelta:
@@ -220,20 +290,20 @@ def _claim(message_id: int) -> bool:
     )
 
 
+GONE = "HTTP 410"
+
+
 def _post(integration: Integration, message: OutboundMessage) -> tuple[bool, str]:
     """POST one signed message to the integration's webhook: (delivered?, error)."""
     body = json.dumps(payload(message), ensure_ascii=False).encode()
-    timestamp = str(int(time.time()))
     request = urllib.request.Request(
         integration.webhook_url,
         data=body,
         method="POST",
         headers={
             "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Canopy-Webhook/1",
-            "X-Canopy-Delivery": str(message.pk),
-            "X-Canopy-Timestamp": timestamp,
-            "X-Canopy-Signature": sign(integration.secret, timestamp, body),
+            "User-Agent": "Canopy-Webhook/2",
+            **webhook_headers(integration, message.pk, body),
         },
     )
     try:
@@ -246,10 +316,30 @@ def _post(integration: Integration, message: OutboundMessage) -> tuple[bool, str
         return False, f"{failure.__class__.__name__}: {failure}"[:500]
 
 
+def _endpoint_answered(integration: Integration, ok: bool) -> None:
+    """Keep ``failing_since``: the first failure since the last success (the page alerts after a
+    day of failures)."""
+    endpoint = Integration.objects.filter(pk=integration.pk)
+    if ok:
+        endpoint.exclude(failing_since=None).update(failing_since=None)
+    else:
+        endpoint.filter(failing_since=None).update(failing_since=timezone.now())
+
+
 def _settle(message_id: int, attempts: int, integration: Integration, ok: bool, error: str) -> str:
     # Settle only the attempt this worker claimed: if it overran its lease and another worker
     # took the message (or a poller acknowledged it), that one's outcome stands.
     mine = OutboundMessage.objects.filter(pk=message_id, status=MessageStatus.PENDING, attempts=attempts)
+    if error == GONE:
+        # 410 Gone: the receiver says the endpoint is no more. Stop pushing to it, and give the
+        # message back (unclaimed) for polling or for when the webhook is enabled again.
+        Integration.objects.filter(pk=integration.pk, webhook_disabled_at=None).update(
+            webhook_disabled_at=timezone.now()
+        )
+        logger.warning("webhook of integration %s answered 410 Gone: disabled", integration.pk)
+        mine.update(available_at=timezone.now(), attempts=F("attempts") - 1, last_error=error)
+        return "disabled"
+    _endpoint_answered(integration, ok)
     if ok:
         mine.update(
             status=MessageStatus.DELIVERED, delivered_at=timezone.now(), delivered_via=integration, last_error=""
@@ -301,7 +391,7 @@ def webhook_deliver_due(*, limit: int = 500, threads: int = 8) -> dict[str, int]
     with the same delivery id, once their lease runs out. Nothing is lost."""
     now = timezone.now()
     threads = max(1, threads)
-    communities = Integration.objects.filter(is_active=True).exclude(webhook_url="").values("community_id")
+    communities = pushing().values("community_id")
     with transaction.atomic():
         ids = list(
             OutboundMessage.objects.select_for_update(skip_locked=True)
@@ -332,6 +422,9 @@ def webhook_deliver_due(*, limit: int = 500, threads: int = 8) -> dict[str, int]
         for integration, message in delivered:
             by_claim.setdefault((integration.pk, message.attempts), []).append(message.pk)
         stamp = timezone.now()
+        Integration.objects.filter(pk__in={pk for pk, _ in by_claim}).exclude(failing_since=None).update(
+            failing_since=None
+        )
         for (integration_id, tries), message_ids in by_claim.items():
             # Only the claims this sweep made: a message another worker took over is theirs.
             outcome["delivered"] = outcome.get("delivered", 0) + OutboundMessage.objects.filter(
@@ -359,17 +452,13 @@ def for_polling(messages: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage
     """Leave out the messages a webhook integration will push: a bot that polls while a webhook
     also serves the platform must not send them a second time."""
     platform = Coalesce(NullIf(OuterRef("recipient_platform"), Value("")), OuterRef("group__platform"))
-    webhooks = (
-        Integration.objects.filter(community_id=OuterRef("community_id"), is_active=True)
-        .exclude(webhook_url="")
-        .filter(Q(platform="") | Q(platform=platform))
-    )
+    webhooks = pushing().filter(community_id=OuterRef("community_id")).filter(Q(platform="") | Q(platform=platform))
     return messages.exclude(Exists(webhooks))
 
 
 def due_for_webhooks(*, limit: int = 200) -> list[int]:
     """Pending messages whose time has come, in communities that have a webhook."""
-    communities = Integration.objects.filter(is_active=True).exclude(webhook_url="").values("community_id").distinct()
+    communities = pushing().values("community_id").distinct()
     return list(
         OutboundMessage.objects.filter(
             status=MessageStatus.PENDING, available_at__lte=timezone.now(), community_id__in=communities
@@ -422,3 +511,80 @@ def integration_create(*, community, name: str, platform: str = "", webhook_url:
 
 def integration_delete(*, integration: Integration) -> None:
     integration.delete()
+
+
+@transaction.atomic
+def integration_rotate_secret(*, integration: Integration) -> Integration:
+    """A new signing secret, shown once by the caller. For a day deliveries carry a signature
+    with each secret, so the receiver can switch over without refusing anything."""
+    from outbox.models import _secret
+
+    integration = Integration.objects.select_for_update().get(pk=integration.pk)
+    integration.previous_secret = integration.secret
+    integration.previous_secret_until = timezone.now() + SECRET_GRACE
+    integration.secret = _secret()
+    integration.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    return integration
+
+
+def integration_enable_webhook(*, integration: Integration) -> Integration:
+    """Push again to a webhook that answered 410 Gone (after its owner fixed it)."""
+    Integration.objects.filter(pk=integration.pk).update(webhook_disabled_at=None, failing_since=None)
+    integration.refresh_from_db()
+    if integration.pushes:
+        _deliver_soon(_messages_of(integration).filter(status=MessageStatus.PENDING))
+    return integration
+
+
+def _messages_of(integration: Integration) -> QuerySet[OutboundMessage]:
+    """The messages an integration serves: its community's, on its platform (or all)."""
+    messages = OutboundMessage.objects.filter(community_id=integration.community_id)
+    if integration.platform:
+        platform = Coalesce(NullIf(F("recipient_platform"), Value("")), F("group__platform"))
+        messages = messages.alias(platform=platform).filter(platform=integration.platform)
+    return messages
+
+
+def _deliver_soon(messages: QuerySet[OutboundMessage]) -> None:
+    from outbox.tasks import deliver_message
+
+    for message_id in messages.values_list("pk", flat=True)[:1000]:
+        transaction.on_commit(partial(deliver_message.delay, message_id))
+
+
+@transaction.atomic
+def message_resend(*, message: OutboundMessage) -> OutboundMessage:
+    """Send a failed (or cancelled) message again, with a fresh set of attempts and the same
+    delivery id. A pending or delivered message is left as it is."""
+    resent = OutboundMessage.objects.filter(
+        pk=message.pk, status__in=[MessageStatus.FAILED, MessageStatus.CANCELLED]
+    ).update(status=MessageStatus.PENDING, attempts=0, available_at=timezone.now(), last_error="")
+    if not resent:
+        raise ApplicationError(_("Only a failed or cancelled message can be sent again."), field="message")
+    message.refresh_from_db()
+    if pushing().filter(community_id=message.community_id).exists():
+        _deliver_soon(OutboundMessage.objects.filter(pk=message.pk))
+    return message
+
+
+@transaction.atomic
+def integration_resend_failed(*, integration: Integration) -> int:
+    """Every failed message of the integration's community and platform, sent again."""
+    failed = _messages_of(integration).filter(status=MessageStatus.FAILED)
+    ids = list(failed.values_list("pk", flat=True))
+    OutboundMessage.objects.filter(pk__in=ids, status=MessageStatus.FAILED).update(
+        status=MessageStatus.PENDING, attempts=0, available_at=timezone.now(), last_error=""
+    )
+    if integration.pushes:
+        _deliver_soon(OutboundMessage.objects.filter(pk__in=ids))
+    return len(ids)
+
+
+def failing_integrations(community) -> QuerySet[Integration]:
+    """Webhooks that have failed for a day or more, or were disabled by a 410: for the alerts."""
+    day_ago = timezone.now() - timedelta(hours=24)
+    return (
+        Integration.objects.filter(community=community, is_active=True)
+        .filter(Q(failing_since__lte=day_ago) | Q(webhook_disabled_at__isnull=False))
+        .exclude(webhook_url="")
+    )
