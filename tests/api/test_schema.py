@@ -88,8 +88,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.mark.slow
 @schema.parametrize()
 @settings(
-    # max_examples from the hypothesis profile: 40 in `make test` and CI, fewer with
-    # HYPOTHESIS_PROFILE=quick (tests/conftest.py)
+    # max_examples from the hypothesis profile: 12 in `make test` and CI, 40 in `make fuzz`,
+    # 8 with HYPOTHESIS_PROFILE=quick (tests/conftest.py)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
     database=None,
