@@ -16,8 +16,8 @@ RUN pip install -r requirements.txt
 
 COPY . .
 # Static files and translations are built into the image; the values below exist only so the
-# production settings load during the build.
-RUN CANOPY_ENV=production ALLOWED_HOSTS=build.invalid \
+# production settings load during the build (the real ones come from .env when it runs).
+RUN CANOPY_ENV=production ALLOWED_HOSTS=build.invalid CANOPY_PUBLIC_URL=https://build.invalid \
     SECRET_KEY=build-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyzABCDEF \
     sh -c "python manage.py compilemessages --ignore '.venv/*' && python manage.py collectstatic --noinput" \
     && useradd --create-home --uid 1000 canopy \

@@ -8,6 +8,7 @@ table of variables and ``.env.example`` for a starting point.
 
 from __future__ import annotations
 
+import ipaddress
 import zoneinfo
 from pathlib import Path
 from urllib.parse import urlparse
@@ -376,9 +377,30 @@ if CANOPY_DEFAULT_TIME_ZONE not in zoneinfo.available_timezones():
 # Who may see and do what. The members app provides the policy; the tree only asks it.
 CANOPY_ACCESS_POLICY = "members.permissions.RoleAccessPolicy"
 # Where people reach this Canopy: links sent through the bots (invitations) start with it.
-CANOPY_PUBLIC_URL = env_str("CANOPY_PUBLIC_URL", "http://127.0.0.1:8000")
+CANOPY_PUBLIC_URL = env_str("CANOPY_PUBLIC_URL", "" if PRODUCTION else "http://127.0.0.1:8000")
+if PRODUCTION and not CANOPY_PUBLIC_URL:
+    raise ImproperlyConfigured(
+        "CANOPY_PUBLIC_URL must be set in production: the address people reach Canopy at, e.g. "
+        "https://canopy.example.org (every invitation and recall link starts with it)"
+    )
 if urlparse(CANOPY_PUBLIC_URL).scheme not in ("http", "https") or not urlparse(CANOPY_PUBLIC_URL).netloc:
     raise ImproperlyConfigured("CANOPY_PUBLIC_URL must look like https://canopy.example.org")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
+if PRODUCTION and _loopback(urlparse(CANOPY_PUBLIC_URL).hostname or ""):
+    raise ImproperlyConfigured(
+        f"CANOPY_PUBLIC_URL={CANOPY_PUBLIC_URL!r} is a loopback address: members could not open the links "
+        "Canopy sends them. Set it to the public address, e.g. https://canopy.example.org"
+    )
 # A new sub-group's transition window (过渡期), and how long an invitation stays valid.
 CANOPY_TRANSITION_DAYS = env_int("CANOPY_TRANSITION_DAYS", 14, minimum=0)
 CANOPY_INVITATION_DAYS = env_int("CANOPY_INVITATION_DAYS", 7, minimum=1)

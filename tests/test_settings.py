@@ -28,6 +28,7 @@ def start(**env: str) -> subprocess.CompletedProcess:
             "DATABASE_URL",
             "REDIS_URL",
             "CSRF_TRUSTED_ORIGINS",
+            "CANOPY_PUBLIC_URL",
         }
     }
     clean["DJANGO_SETTINGS_MODULE"] = "community.settings"
@@ -48,8 +49,13 @@ def test_redis_url_switches_celery_to_the_broker():
     assert result.stdout.split()[:2] == ["django.db.backends.postgresql", "False"]
 
 
-def test_production_starts_with_a_key_and_hosts():
-    result = start(CANOPY_ENV="production", SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="canopy.example.org")
+PUBLIC = "https://canopy.example.org"
+
+
+def test_production_starts_with_a_key_hosts_and_its_address():
+    result = start(
+        CANOPY_ENV="production", SECRET_KEY=GOOD_KEY, ALLOWED_HOSTS="canopy.example.org", CANOPY_PUBLIC_URL=PUBLIC
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "False"
 
@@ -63,6 +69,11 @@ def test_production_starts_with_a_key_and_hosts():
         ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must list"),
         ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "*"}, "must not contain '*'"),
         ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "a.org", "DEBUG": "1"}, "DEBUG must be off"),
+        ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "a.org"}, "CANOPY_PUBLIC_URL must be set in production"),
+        *(
+            ({"SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "a.org", "CANOPY_PUBLIC_URL": url}, "is a loopback address")
+            for url in ("http://127.0.0.1:8000", "http://localhost", "https://[::1]/", "http://0.0.0.0:8000")
+        ),
     ],
 )
 def test_production_refuses_to_start_without_safe_values(env, message):
