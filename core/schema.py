@@ -6,6 +6,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 from core.api import ErrorSerializer
 from core.areas import api_area
@@ -23,6 +25,29 @@ class AutoSchema(SpectacularAutoSchema):
         "429": _("Too many requests: slow down and retry later."),
     }
 
+    idempotency_codes = {
+        "409": _("A request with this Idempotency-Key is still running: retry in a moment."),
+        "422": _("This Idempotency-Key was used for a different request in the last 24 hours."),
+    }
+
+    def get_override_parameters(self) -> list:
+        parameters = list(super().get_override_parameters())
+        if self.method == "POST":
+            parameters.append(
+                OpenApiParameter(
+                    "Idempotency-Key",
+                    OpenApiTypes.STR,
+                    OpenApiParameter.HEADER,
+                    required=False,
+                    description="Any unique string of 1–255 printable ASCII characters (a UUID, say). A retry with "
+                    "the same key and the same request gets the first answer (with `Idempotent-Replayed: true`) and "
+                    "changes nothing; the same key with another request is a 422. Keys last 24 hours and belong to "
+                    "the credential that sent them.",
+                    pattern=r"^[\x20-\x7E]{1,255}$",
+                )
+            )
+        return parameters
+
     def get_tags(self) -> list[str]:
         """One tag per area of the API (groups, members, funnel …), as integration scopes are."""
         area = api_area(self.view)
@@ -30,7 +55,10 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
-        for code, description in self.error_codes.items():
+        codes = dict(self.error_codes)
+        if self.method == "POST" and direction == "response":
+            codes.update(self.idempotency_codes)
+        for code, description in codes.items():
             if code not in responses:
                 response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
                 response["description"] = str(description)
