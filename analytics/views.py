@@ -487,6 +487,6 @@ def compute_now(request: HttpRequest, community: Community) -> HttpResponse:
         raise PermissionDenied
     from analytics.tasks import compute_community
 
-    transaction.on_commit(lambda: compute_community.delay(community.pk))
+    transaction.on_commit(lambda: compute_community.delay(community.pk), robust=True)
     messages.success(request, _("The numbers are being computed; reload in a moment."))
     return redirect("analytics:overview", community.slug)

@@ -70,7 +70,7 @@ def sweep_now(request: HttpRequest, community: Community) -> HttpResponse:
     _require_manager(request, community)
     from engagement.tasks import sweeps_community
 
-    transaction.on_commit(lambda: sweeps_community.delay(community.pk, True))
+    transaction.on_commit(lambda: sweeps_community.delay(community.pk, True), robust=True)
     messages.success(request, _("The sweeps are running: check-ins from events and points for posts."))
     return redirect("engagement:overview", community.slug)
 

@@ -5,8 +5,6 @@ need a role on the hub; a member's recommendations need a role over one of their
 
 from __future__ import annotations
 
-from functools import partial
-
 import django_filters
 from django.db import transaction
 from django.db.models import QuerySet
@@ -479,5 +477,5 @@ class RetrainView(APIView):
         _require_manage(request, found)
         from grouping.tasks import grouping_refresh
 
-        transaction.on_commit(partial(grouping_refresh.delay, found.pk))
+        transaction.on_commit(lambda: grouping_refresh.delay(found.pk), robust=True)
         return Response({"community": found.pk, "queued": True}, status=status.HTTP_202_ACCEPTED)

@@ -8,8 +8,6 @@ retraining change the community's tree and need manage-tree on the hub."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -234,7 +232,7 @@ def retrain(request: HttpRequest, community: Community) -> HttpResponse:
     _require_manage(request, community)
     from grouping.tasks import grouping_refresh
 
-    transaction.on_commit(partial(grouping_refresh.delay, community.pk))
+    transaction.on_commit(lambda: grouping_refresh.delay(community.pk), robust=True)
     messages.success(request, _("Retraining the recommendations; reload in a moment to see the new figures."))
     return redirect(reverse("grouping:overview", args=[community.slug]) + "#quality")
 

@@ -182,7 +182,7 @@ def run_now(request: HttpRequest, community: Community) -> HttpResponse:
     _require_rules(request, community)
     from lifecycle.tasks import lifecycle_community
 
-    transaction.on_commit(lambda: lifecycle_community.delay(community.pk))
+    transaction.on_commit(lambda: lifecycle_community.delay(community.pk), robust=True)
     messages.success(request, _("The lifecycle rules are running; reload in a moment to see who moved."))
     return redirect("lifecycle:rules", community.slug)
 

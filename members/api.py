@@ -17,10 +17,10 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.net import client_ip
+from core.throttling import ScopedRateThrottle
 from members import selectors, services
 from members.models import (
     Application,
@@ -346,7 +346,7 @@ class ReferredLiveCodeResolveSerializer(LiveCodeResolveSerializer):
     ref = serializers.CharField(max_length=32, required=False, allow_blank=True, default="", help_text=_REF_HELP)
 
 
-class PublicThrottle(ScopedRateThrottle):
+class PublicThrottle(ScopedRateThrottle):  # fails open when the cache is down
     scope_attr = "throttle_scope"
 
 

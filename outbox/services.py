@@ -17,7 +17,6 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
-from functools import partial
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -96,7 +95,7 @@ def message_enqueue(
     if pushing().filter(community_id=group.community_id).exists():
         from outbox.tasks import deliver_message
 
-        transaction.on_commit(partial(deliver_message.delay, message.pk))
+        transaction.on_commit(lambda: deliver_message.delay(message.pk), robust=True)
     return message
 
 
@@ -549,7 +548,7 @@ def _deliver_soon(messages: QuerySet[OutboundMessage]) -> None:
     from outbox.tasks import deliver_message
 
     for message_id in messages.values_list("pk", flat=True)[:1000]:
-        transaction.on_commit(partial(deliver_message.delay, message_id))
+        transaction.on_commit(lambda message_id=message_id: deliver_message.delay(message_id), robust=True)
 
 
 @transaction.atomic

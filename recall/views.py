@@ -116,7 +116,7 @@ def run_now(request: HttpRequest, community: Community) -> HttpResponse:
     _require_recall(request, community)
     from recall.tasks import recall_community
 
-    transaction.on_commit(lambda: recall_community.delay(community.pk))
+    transaction.on_commit(lambda: recall_community.delay(community.pk), robust=True)
     messages.success(request, _("Recall is running; reload in a moment to see what it planned."))
     return redirect("recall:overview", community.slug)
 

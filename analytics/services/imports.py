@@ -777,7 +777,7 @@ def import_start(*, job: ImportJob, mapping: dict[str, Any], by=None, enqueue: b
         from analytics.tasks import run_import  # the tasks module imports this one
 
         job_id = job.pk
-        transaction.on_commit(lambda: run_import.delay(job_id))
+        transaction.on_commit(lambda: run_import.delay(job_id), robust=True)
     return job
 
 
