@@ -161,6 +161,13 @@ class Group(MPTTModel):
         help_text=_("A new sub-group's first weeks (过渡期): hub announcements are mirrored and a guide helps."),
     )
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
+    over_capacity_since = models.DateTimeField(
+        _("over capacity since"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The platform reported more members than the capacity (Canopy admits no one past it)."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -180,7 +187,12 @@ class Group(MPTTModel):
                 name="group_external_id_unique_in_community",
             ),
             models.CheckConstraint(condition=Q(capacity__gt=0), name="group_capacity_positive"),
-            models.CheckConstraint(condition=Q(member_count__lte=F("capacity")), name="group_not_over_capacity"),
+            # Canopy admits no one past capacity; only a join the platform reports (the truth
+            # about who is in a chat) may pass it, and it marks the group over capacity.
+            models.CheckConstraint(
+                condition=Q(member_count__lte=F("capacity")) | Q(over_capacity_since__isnull=False),
+                name="group_not_over_capacity",
+            ),
             models.CheckConstraint(
                 condition=(Q(kind="hub") & Q(parent__isnull=True)) | (~Q(kind="hub") & Q(parent__isnull=False)),
                 name="group_hub_only_at_root",
@@ -217,6 +229,11 @@ class Group(MPTTModel):
     @property
     def fill_ratio(self) -> float:
         return self.member_count / self.capacity if self.capacity else 0.0
+
+    @property
+    def over_capacity(self) -> bool:
+        """The platform reports more members than Canopy's capacity allows."""
+        return self.member_count > self.capacity
 
     @property
     def fill_percent(self) -> int:

@@ -87,6 +87,9 @@ class ProposedNameSerializer(serializers.Serializer):
 
 class GroupSerializer(serializers.ModelSerializer):
     admission_criteria = AdmissionCriteriaField(read_only=True)
+    over_capacity = serializers.BooleanField(
+        read_only=True, help_text="The platform reports more members than the capacity: Canopy admits no one more."
+    )
 
     class Meta:
         model = Group
@@ -101,6 +104,7 @@ class GroupSerializer(serializers.ModelSerializer):
             "external_id",
             "capacity",
             "member_count",
+            "over_capacity",
             "status",
             "level",
             "description",

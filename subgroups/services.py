@@ -8,13 +8,15 @@ bulk ``QuerySet.update``, which would bypass mptt entirely.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,6 +34,8 @@ from subgroups.models import (
 )
 
 _UNSET: Any = object()
+
+logger = logging.getLogger(__name__)
 
 
 # A live group is full exactly when its members reach its capacity: in Python for one group,
@@ -243,6 +247,8 @@ def group_update(
         )
     if capacity is not _UNSET:
         group.capacity = rules.clean_capacity(capacity, group.platform, member_count=group.member_count)
+        if group.member_count <= group.capacity:
+            group.over_capacity_since = None
         if not group.is_archived:
             group.status = _status_for(member_count=group.member_count, capacity=group.capacity)
     if description is not _UNSET:
@@ -391,14 +397,27 @@ def group_count_arrivals(*, group_id: int, seats: int) -> None:
         When(member_count__gte=F("capacity") - seats, then=Value(GroupStatus.FULL)),
         default=Value(GroupStatus.OPEN),
     )
-    Group.objects.filter(pk=group_id).exclude(status=GroupStatus.ARCHIVED).update(
-        member_count=F("member_count") + seats, status=full_after
+    over_after = Case(
+        When(member_count__gt=F("capacity") - seats, then=Coalesce(F("over_capacity_since"), Now())),
+        default=F("over_capacity_since"),
     )
-    Group.objects.filter(pk=group_id, status=GroupStatus.ARCHIVED).update(member_count=F("member_count") + seats)
+    Group.objects.filter(pk=group_id).exclude(status=GroupStatus.ARCHIVED).update(
+        member_count=F("member_count") + seats, status=full_after, over_capacity_since=over_after
+    )
+    Group.objects.filter(pk=group_id, status=GroupStatus.ARCHIVED).update(
+        member_count=F("member_count") + seats, over_capacity_since=over_after
+    )
+    if Group.objects.filter(pk=group_id, member_count__gt=F("capacity")).exists():
+        logger.warning("group %s is over capacity: the platform reports more members than it allows", group_id)
 
 
 def group_release_seat(*, group_id: int) -> None:
     """A member left: one more seat is free."""
     Group.objects.filter(pk=group_id, member_count__gt=0).update(
-        member_count=F("member_count") - 1, status=_STATUS_AFTER_LEAVE
+        member_count=F("member_count") - 1,
+        status=_STATUS_AFTER_LEAVE,
+        over_capacity_since=Case(
+            When(member_count__lte=F("capacity") + 1, then=Value(None, output_field=DateTimeField())),
+            default=F("over_capacity_since"),
+        ),
     )

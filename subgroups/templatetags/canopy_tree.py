@@ -15,6 +15,11 @@ def capacity_bar(group: Group) -> str:
     percent = group.fill_percent
     level = " is-full" if group.status == GroupStatus.FULL else (" is-high" if percent >= 80 else "")
     title = _("%(members)s of %(capacity)s") % {"members": group.member_count, "capacity": group.capacity}
+    if group.over_capacity:
+        title = _("%(members)s of %(capacity)s: over capacity, as the platform reports") % {
+            "members": group.member_count,
+            "capacity": group.capacity,
+        }
     return format_html(
         '<span class="capacity{}" title="{}" role="img" aria-label="{}"><span class="capacity-fill" '
         'style="width: {}%"></span></span>',

@@ -232,3 +232,29 @@ class TestGroupMetrics:
         assert api_client(outsider).get(f"/api/v1/groups/{community.hub.pk}/metrics/").status_code == 404
         response = bot.get(f"/api/v1/groups/{community.hub.pk}/metrics/?days=x")
         assert response.status_code == 400 and "days" in response.json()["extra"]["fields"]
+
+
+def test_a_platform_past_capacity_is_believed_and_never_wedges_ingestion(bot, community):
+    """The platform is the truth about who is in a chat: a 3rd member of a group of capacity 2
+    is recorded, the group reads over capacity, and later batches keep landing."""
+    from subgroups.models import Group
+
+    group = Group.objects.get(name="摄影群")
+    Group.objects.filter(pk=group.pk).update(capacity=2)
+    for n in range(4):
+        batch = {"events": [event(group, n, user_id=f"tg-cap-{n}", event_id=f"cap-{n}")]}
+        response = bot.post(URL, batch)
+        assert response.status_code == 200, response.content
+        assert response.json()["accepted"] == 1
+    group.refresh_from_db()
+    assert group.member_count == 4 and group.over_capacity and group.status == "full"
+    assert group.over_capacity_since is not None
+    detail = bot.get(f"/api/v1/groups/{group.pk}/").json()
+    assert detail["over_capacity"] is True and detail["member_count"] == 4
+    # Canopy itself still admits no one past capacity.
+    from members.services import people
+
+    with pytest.raises(people.GroupFull):
+        people.membership_add(
+            member=people.member_create(community=community, display_name="新人"), group=group, source="manual"
+        )

@@ -1,5 +1,6 @@
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core.errors import ApplicationError
 from subgroups import selectors, services
@@ -193,6 +194,19 @@ class TestRenameAndUpdate:
             Group.objects.filter(pk=design.pk).update(member_count=9999)
         with pytest.raises(IntegrityError), transaction.atomic():
             Group.objects.filter(pk=design.pk).update(capacity=0)
+        # Only a group marked over capacity (by joins the platform reported) may pass it.
+        Group.objects.filter(pk=design.pk).update(member_count=9999, over_capacity_since=timezone.now())
+
+    def test_platform_joins_past_capacity_mark_the_group_and_leaves_clear_it(self, community):
+        design = Group.objects.get(name="设计美学交流群")
+        Group.objects.filter(pk=design.pk).update(capacity=2, member_count=2)
+        services.group_count_arrivals(group_id=design.pk, seats=1)
+        design.refresh_from_db()
+        assert (design.member_count, design.over_capacity, design.status) == (3, True, "full")
+        assert design.over_capacity_since is not None
+        services.group_release_seat(group_id=design.pk)
+        design.refresh_from_db()
+        assert (design.member_count, design.over_capacity_since) == (2, None)
 
     def test_the_database_keeps_hubs_at_the_root_and_only_there(self, community):
         with pytest.raises(IntegrityError), transaction.atomic():
