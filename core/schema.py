@@ -23,6 +23,7 @@ class AutoSchema(SpectacularAutoSchema):
         "403": _("Authenticated, but not allowed to do this."),
         "404": _("Not found, or not in a community you can see."),
         "429": _("Too many requests: slow down and retry later."),
+        "503": _("The database is unavailable: retry after the seconds in Retry-After."),
     }
 
     idempotency_codes = {
