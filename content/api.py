@@ -739,6 +739,19 @@ class AutoReplyAskView(APIView):
 # --- Integrations ---------------------------------------------------------------------------
 
 
+def _owned_communities(user) -> QuerySet[Community]:
+    return Community.objects.filter(hub__in=groups_owned(user))
+
+
+def _require_owner(user, hub: Group | None) -> None:
+    """Integrations and their keys are the owners': 404 for a hub the user cannot see, 403 for
+    one they see without owning it."""
+    if hub is None or not can(user, Capability.VIEW, hub):
+        raise NotFound()
+    if not can_final_review(user, hub):
+        raise PermissionDenied()
+
+
 class IntegrationSerializer(serializers.ModelSerializer):
     community = serializers.PrimaryKeyRelatedField(read_only=True)
     platform = serializers.ChoiceField(choices=Platform.choices, allow_blank=True, required=False, default="")
@@ -833,8 +846,7 @@ class IntegrationViewSet(
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Integration]:
-        owned = Community.objects.filter(hub__in=groups_owned(self.request.user))
-        return Integration.objects.filter(community__in=owned).order_by("name", "pk")
+        return Integration.objects.filter(community__in=_owned_communities(self.request.user)).order_by("name", "pk")
 
     @extend_schema(
         summary="Add an integration",
@@ -849,10 +861,7 @@ class IntegrationViewSet(
         values.is_valid(raise_exception=True)
         data = dict(values.validated_data)
         community = Community.objects.filter(pk=data.pop("community")).select_related("hub").first()
-        if community is None or community.hub_id is None or not can(request.user, Capability.VIEW, community.hub):
-            raise NotFound()
-        if not can_final_review(request.user, community.hub):
-            raise PermissionDenied()
+        _require_owner(request.user, community.hub if community else None)
         integration = integration_create(community=community, **data)
         return Response(IntegrationWithSecretSerializer(integration).data, status=201)
 
@@ -979,8 +988,9 @@ class IntegrationKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[IntegrationKey]:
-        owned = Community.objects.filter(hub__in=groups_owned(self.request.user))
-        keys = IntegrationKey.objects.filter(integration__community__in=owned).select_related("rotated_to")
+        keys = IntegrationKey.objects.filter(
+            integration__community__in=_owned_communities(self.request.user)
+        ).select_related("rotated_to")
         integration = self.request.query_params.get("integration", "")
         if integration.isdigit():
             keys = keys.filter(integration_id=int(integration))
@@ -999,11 +1009,7 @@ class IntegrationKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         values.is_valid(raise_exception=True)
         data = dict(values.validated_data)
         integration = Integration.objects.filter(pk=data.pop("integration")).select_related("community__hub").first()
-        hub = integration.community.hub if integration else None
-        if hub is None or not can(request.user, Capability.VIEW, hub):
-            raise NotFound()
-        if not can_final_review(request.user, hub):
-            raise PermissionDenied()
+        _require_owner(request.user, integration.community.hub if integration else None)
         issued = integration_keys.key_create(integration=integration, created_by=request.user, **data)
         return Response(_issued(issued), status=status.HTTP_201_CREATED)
 
