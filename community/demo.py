@@ -475,6 +475,7 @@ def seed_demo(*, with_logins: bool, reset: bool = False, activity: bool = True) 
             capacity=spec.members,
             description=spec.description,
             rules_text=spec.rules,
+            language="zh-hans",  # the demo communities are Chinese: so is everything their members get
         )
         if operator is not None:
             people.owner_add(community=community, user=operator)

@@ -373,6 +373,12 @@ LOGGING = {
 # Words a group name may not contain (the source article warns against elitist names).
 # A new community starts with this list; operators edit their own copy in Settings.
 CANOPY_BANNED_NAME_WORDS = env_list("CANOPY_BANNED_NAME_WORDS", default=("高级", "精英"))
+# The language of a new community's member-facing text unless its creator picks one.
+CANOPY_DEFAULT_LANGUAGE = env_str("CANOPY_DEFAULT_LANGUAGE", "en")
+if CANOPY_DEFAULT_LANGUAGE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"CANOPY_DEFAULT_LANGUAGE={CANOPY_DEFAULT_LANGUAGE!r} is not one of {', '.join(dict(LANGUAGES))}"
+    )
 CANOPY_DEFAULT_TIME_ZONE = env_str("CANOPY_DEFAULT_TIME_ZONE", "Asia/Shanghai")
 if CANOPY_DEFAULT_TIME_ZONE not in zoneinfo.available_timezones():
     raise ImproperlyConfigured(f"CANOPY_DEFAULT_TIME_ZONE={CANOPY_DEFAULT_TIME_ZONE!r} is not a known time zone")

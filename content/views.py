@@ -566,7 +566,7 @@ def welcome(request: HttpRequest, community: Community, pk: int) -> HttpResponse
                 template = clean_welcome_template(template)
             except ApplicationError as error:
                 return render(request, "content/_welcome_preview.html", {"problem": error.message})
-            preview_group = Group(name=group.name, rules=group.rules, welcome_template=template)
+            preview_group = Group(community=community, name=group.name, rules=group.rules, welcome_template=template)
             return render(
                 request, "content/_welcome_preview.html", {"preview": welcome_text(preview_group, _("New member"))}
             )

@@ -21,10 +21,11 @@ from engagement import selectors
 from engagement.models import CheckIn, CheckInSource, RedemptionStatus, RewardItem
 from engagement.services.checkins import checkin_record, local_day
 from engagement.services.levels import levels_for
-from engagement.services.passes import member_for_pass
+from engagement.services.passes import member_for_pass, pass_holder
 from engagement.services.points import points_rules
 from engagement.services.shop import reward_lock, reward_redeem
 from members.models import Member
+from subgroups.locale import member_page
 
 # Posts per link and per address in ten minutes: plenty for a person, little for a script.
 POSTS_PER_LINK = 30
@@ -34,6 +35,7 @@ WINDOW = 600
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(pass_holder)
 def me(request: HttpRequest, token: str) -> HttpResponse:
     member = member_for_pass(token)
     if request.method == "POST":

@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from engagement.services.passes import member_for_pass
+from engagement.services.passes import member_for_pass, pass_holder
 from fission import selectors
 from fission.models import BENCHMARK_COEFFICIENT
 from fission.services.referrals import referrals_credit
 from members.models import LiveCode, Member
 from members.services.funnel import public_url
 from members.services.referrals import member_invite_code, normalise_invite_code
+from subgroups.locale import member_page
 from subgroups.models import Group, GroupStatus
 
 MAX_GROUPS_SHOWN = 30
@@ -44,6 +45,7 @@ def _with_ref(path: str, code: str) -> str:
 
 
 @require_GET
+@member_page(lambda code: _inviter(code).community)
 def landing(request: HttpRequest, code: str) -> HttpResponse:
     """Who invited you (their display name, nothing else), the community, and the ways in: its
     sub-groups taking applications and its live codes, each link carrying the code."""
@@ -89,6 +91,7 @@ def landing_qr(request: HttpRequest, code: str) -> HttpResponse:
 
 @never_cache
 @require_GET
+@member_page(pass_holder)
 def my_invites(request: HttpRequest, token: str) -> HttpResponse:
     """The member's link and QR image, how many friends joined through it, and their progress
     on each running invite task."""

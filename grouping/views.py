@@ -22,12 +22,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analytics.exports import table_response, workbook_response
 from core.errors import ApplicationError
 from core.forms import add_application_error
-from engagement.services.passes import member_for_pass
+from engagement.services.passes import member_for_pass, pass_holder
 from grouping import selectors
 from grouping.forms import AnswerForm, SurveyForm, ThresholdForm
 from grouping.models import GroupSuggestion, ResponseSource, RunStatus, SuggestionStatus, SurveyResponse
 from grouping.services import suggestions as suggesting
 from grouping.services.surveys import response_submit, survey_for, survey_update
+from subgroups.locale import member_page
 from subgroups.models import Community
 from subgroups.views import community_page
 
@@ -242,6 +243,7 @@ def retrain(request: HttpRequest, community: Community) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(pass_holder)
 def survey_page(request: HttpRequest, token: str) -> HttpResponse:
     """The member's needs survey, reached by their private link. Answering again updates."""
     member = member_for_pass(token)

@@ -58,6 +58,7 @@ class MemberForm(forms.ModelForm):
             "phone",
             "email",
             "city",
+            "language",
             "purchase_count",
             "annual_member",
             "lifecycle_stage",

@@ -504,6 +504,6 @@ class LiveCodeResolveView(APIView):
             {
                 "membership": MembershipSerializer(membership).data,
                 "group_join_link": fresh_join_link(membership.group),
-                "welcome": welcome_text(membership.group, membership.member.display_name),
+                "welcome": welcome_text(membership.group, membership.member.display_name, membership.member),
             }
         )

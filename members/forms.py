@@ -16,7 +16,7 @@ from members.models import (
 )
 from members.services.funnel import question_field
 from subgroups.forms import GroupChoiceField, split_words
-from subgroups.models import SUBGROUP_KINDS, Group, LifecycleStage, Platform
+from subgroups.models import LANGUAGES, SUBGROUP_KINDS, Group, LifecycleStage, Platform
 
 
 class ApplicationForm(forms.Form):
@@ -110,6 +110,12 @@ class MemberForm(forms.Form):
     phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
     email = forms.EmailField(label=_("E-mail"), required=False)
     city = forms.CharField(label=_("City"), max_length=50, required=False)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("The community's")), *LANGUAGES],
+        required=False,
+        help_text=_("What Canopy sends this member is written in this language."),
+    )
     purchase_count = forms.IntegerField(label=_("Purchases"), min_value=0, max_value=100_000)
     annual_member = forms.BooleanField(label=_("Annual member"), required=False)
     lifecycle_stage = forms.ChoiceField(

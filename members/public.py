@@ -20,9 +20,10 @@ from core.net import client_ip
 from core.ratelimit import allow
 from members import selectors, services
 from members.forms import ApplicationForm, JoinForm
-from members.models import Application, LiveCode, Member
+from members.models import Application, Invitation, LiveCode, Member
 from members.services.funnel import public_url, welcome_text
 from members.services.referrals import inviter_first_name, member_by_invite_code
+from subgroups.locale import member_page
 from subgroups.models import Group
 from subgroups.selectors import fresh_join_link
 
@@ -40,12 +41,33 @@ def _referral_context(inviter: Member | None, code: str) -> dict:
     return {"ref": code, "inviter_name": inviter_first_name(inviter) if inviter else ""}
 
 
+def _group_community(community_slug: str, group_slug: str):
+    group = Group.objects.select_related("community").filter(community__slug=community_slug, slug=group_slug).first()
+    return group.community if group else None
+
+
+def _applicant(token: str):
+    application = Application.objects.select_related("community", "member").filter(status_token=token).first()
+    return (application.community, application.member) if application else None
+
+
+def _invitee(token: str):
+    invite = Invitation.objects.select_related("community", "member").filter(token=token).first()
+    return (invite.community, invite.member) if invite else None
+
+
+def _livecode_community(slug: str):
+    code = LiveCode.objects.select_related("community").filter(slug=slug).first()
+    return code.community if code else None
+
+
 def _refused(request: HttpRequest, error: RateLimited) -> HttpResponse:
     return render(request, "members/public/refused.html", {"message": error.message}, status=429)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(_group_community)
 def apply(request: HttpRequest, community_slug: str, group_slug: str) -> HttpResponse:
     group = get_object_or_404(
         Group.objects.select_related("community", "community__hub"), community__slug=community_slug, slug=group_slug
@@ -85,6 +107,7 @@ def apply(request: HttpRequest, community_slug: str, group_slug: str) -> HttpRes
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(_applicant)
 def application_status(request: HttpRequest, token: str) -> HttpResponse:
     application = get_object_or_404(Application.objects.select_related("group"), status_token=token)
     error = ""
@@ -107,6 +130,7 @@ def application_status(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(_invitee)
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the invitation; only POST uses it, so link previews cannot spend it."""
     invite = selectors.invitation_by_token(token)
@@ -136,6 +160,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(_livecode_community)
 def livecode(request: HttpRequest, slug: str) -> HttpResponse:
     code = get_object_or_404(LiveCode.objects.select_related("community", "community__hub"), slug=slug)
     form = JoinForm(request.POST or None)
@@ -164,7 +189,7 @@ def livecode(request: HttpRequest, slug: str) -> HttpResponse:
                 {
                     "group": membership.group,
                     "membership": membership,
-                    "welcome": welcome_text(membership.group, membership.member.display_name),
+                    "welcome": welcome_text(membership.group, membership.member.display_name, membership.member),
                     "join_link": fresh_join_link(membership.group),
                 },
             )

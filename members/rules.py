@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
 from core.text import has_invalid_characters
-from subgroups.models import LifecycleStage, Platform
+from subgroups.models import LANGUAGES, LifecycleStage, Platform
 
 _PHONE = re.compile(r"^\+?[\d\s\-()]{5,24}$")
 
@@ -55,6 +55,18 @@ def clean_city(city: str) -> str:
     if len(city) > 50 or has_invalid_characters(city):
         raise ApplicationError(_("Cities are 50 characters at most."), field="city")
     return city
+
+
+def clean_language(language: str) -> str:
+    """A member's own language: one Canopy speaks, or blank for the community's."""
+    language = (language or "").strip().lower()
+    if language and language not in dict(LANGUAGES):
+        raise ApplicationError(
+            _("Choose a language Canopy speaks: %(languages)s, or leave it empty for the community's.")
+            % {"languages": ", ".join(dict(LANGUAGES))},
+            field="language",
+        )
+    return language
 
 
 def clean_handle(platform: str, external_id: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from members.models import (
     Role,
 )
 from members.privacy import shown_email, shown_phone
-from subgroups.models import SUBGROUP_KINDS, LifecycleStage, Platform
+from subgroups.models import LANGUAGES, SUBGROUP_KINDS, LifecycleStage, Platform
 from subgroups.serializers import ScopedGroupField
 
 _MAX_ID = 2**63 - 1
@@ -61,6 +61,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "phone",
             "email",
             "city",
+            "language",
             "purchase_count",
             "annual_member",
             "lifecycle_stage",
@@ -83,6 +84,9 @@ class MemberSerializer(serializers.ModelSerializer):
         return shown_email(member.email, visible=self._visible(member))
 
 
+LANGUAGE_HELP = "The member's own language (e.g. as the platform reports it); empty: the community's."
+
+
 class MemberCreateSerializer(serializers.Serializer):
     community = serializers.IntegerField(min_value=1, max_value=_MAX_ID)
     group = ScopedGroupField(required=False, help_text="Also add the member to this group.")
@@ -90,6 +94,13 @@ class MemberCreateSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     city = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    language = serializers.ChoiceField(
+        choices=LANGUAGES,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=LANGUAGE_HELP,
+    )
     purchase_count = serializers.IntegerField(min_value=0, max_value=100_000, required=False, default=0)
     annual_member = serializers.BooleanField(required=False, default=False)
     lifecycle_stage = serializers.ChoiceField(
@@ -107,6 +118,12 @@ class MemberUpdateSerializer(serializers.Serializer):
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     city = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    language = serializers.ChoiceField(
+        choices=LANGUAGES,
+        required=False,
+        allow_blank=True,
+        help_text=LANGUAGE_HELP,
+    )
     purchase_count = serializers.IntegerField(min_value=0, max_value=100_000, required=False)
     annual_member = serializers.BooleanField(required=False)
     lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.choices, required=False, allow_blank=True)

@@ -268,6 +268,7 @@ def _member_form(request: HttpRequest, community: Community, member: Member, dat
             "phone": shown_phone(member.phone, visible=visible),
             "email": shown_email(member.email, visible=visible),
             "city": member.city,
+            "language": member.language,
             "purchase_count": member.purchase_count,
             "annual_member": member.annual_member,
             "lifecycle_stage": member.lifecycle_stage,

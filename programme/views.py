@@ -18,13 +18,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analytics.services.metrics import local_today
 from core.errors import ApplicationError
 from core.forms import add_application_error
-from engagement.services.passes import member_for_pass
+from engagement.services.passes import member_for_pass, pass_holder
 from members.models import AdminAssessment, Role
 from members.permissions import can, can_change_role, groups_where
 from programme import selectors, services
 from programme.forms import MonthForm, RotationForm, RoundForm
 from programme.models import Nomination, PeerVote, RoundStatus, VotingRound
 from subgroups.access import Capability
+from subgroups.locale import member_page
 from subgroups.models import Community, Group
 from subgroups.views import community_page
 
@@ -257,6 +258,7 @@ def rotate(request: HttpRequest, community: Community, pk: int) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(pass_holder)
 def vote(request: HttpRequest, token: str) -> HttpResponse:
     """A member's ballot, reached by their private link: the open rounds of their groups, each
     nominee with approve / not yet. Whoever holds the link votes as the member."""

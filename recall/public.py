@@ -17,12 +17,22 @@ from members.models import Member
 from recall.forms import ExitForm
 from recall.models import ExitSurvey, Notice, OptOut, OptOutSource, RecallAttempt
 from recall.services import exits, outcomes, policies
+from subgroups.locale import member_page
 
 _SALT = "canopy.recall.inbox"
 
 
 def inbox_token(member: Member) -> str:
     return signing.dumps(member.pk, salt=_SALT, compress=True)
+
+
+def _holder(member: Member):
+    return member.community, member
+
+
+def _survey_holder(token: str):
+    survey = ExitSurvey.objects.select_related("member", "community").filter(token=token).first()
+    return (survey.community, survey.member) if survey else None
 
 
 def _member(token: str) -> Member:
@@ -50,6 +60,7 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(lambda token: _holder(_member(token)))
 def inbox(request: HttpRequest, token: str) -> HttpResponse:
     member = _member(token)
     if request.method == "POST":
@@ -99,6 +110,7 @@ def _int(value) -> int:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@member_page(_survey_holder)
 def exit_survey(request: HttpRequest, token: str) -> HttpResponse:
     survey = get_object_or_404(ExitSurvey.objects.select_related("member", "community", "group"), token=token)
     initial = {"reasons": survey.reasons, "other_text": survey.other_text}

@@ -35,7 +35,7 @@ class CommunityAddForm(forms.ModelForm):
 
     class Meta:
         model = Community
-        fields = ["slug", "time_zone"]
+        fields = ["slug", "time_zone", "language"]
 
     def clean(self):
         data = super().clean()
@@ -53,7 +53,7 @@ class CommunityAddForm(forms.ModelForm):
 class CommunityChangeForm(forms.ModelForm):
     class Meta:
         model = Community
-        fields = ["time_zone", "banned_name_words"]
+        fields = ["time_zone", "language", "banned_name_words"]
 
     def clean(self):
         data = super().clean()
@@ -67,7 +67,7 @@ class CommunityChangeForm(forms.ModelForm):
 
 @admin.register(Community)
 class CommunityAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "time_zone", "group_count", "created_at")
+    list_display = ("slug", "name", "time_zone", "language", "group_count", "created_at")
     search_fields = ("slug", "hub__name")
     list_select_related = ("hub",)
     readonly_fields = ("hub", "created_at", "updated_at")
@@ -85,8 +85,8 @@ class CommunityAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "slug", "platform", "capacity", "time_zone"]
-        return ["slug", "hub", "time_zone", "banned_name_words", "created_at", "updated_at"]
+            return ["name", "slug", "platform", "capacity", "time_zone", "language"]
+        return ["slug", "hub", "time_zone", "language", "banned_name_words", "created_at", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return ("slug", *self.readonly_fields) if obj else ()
@@ -95,7 +95,10 @@ class CommunityAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         if change:
             saved = services.community_update(
-                community=obj, time_zone=data["time_zone"], banned_name_words=data["banned_name_words"] or []
+                community=obj,
+                time_zone=data["time_zone"],
+                language=data["language"],
+                banned_name_words=data["banned_name_words"] or [],
             )
         else:
             saved = services.community_create(
@@ -104,6 +107,7 @@ class CommunityAdmin(admin.ModelAdmin):
                 platform=data["platform"],
                 capacity=data.get("capacity"),
                 time_zone=data["time_zone"],
+                language=data["language"],
             )
         _become(obj, saved)
 

@@ -79,6 +79,7 @@ class CommunityViewSet(
             capacity=values.get("capacity"),
             external_id=values["external_id"],
             time_zone=values.get("time_zone"),
+            language=values.get("language"),
             description=values["description"],
             rules_text=values["rules"],
             creator=request.user,

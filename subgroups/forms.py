@@ -4,9 +4,12 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from subgroups.models import (
+    LANGUAGES,
     MAX_CAPACITY,
     SUBGROUP_KINDS,
     Community,
@@ -49,10 +52,18 @@ class CommunityCreateForm(forms.Form):
         help_text=_("Empty: the platform's cap."),
     )
     time_zone = forms.ChoiceField(label=_("Time zone"), initial="Asia/Shanghai")
+    language = forms.ChoiceField(
+        label=_("Members' language"),
+        choices=LANGUAGES,
+        help_text=_("Invitations, welcomes, recall messages and members' pages are written in it."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = [(zone, zone) for zone in sorted(available_time_zones())]
+        # The creator's own language is the best first guess for their members'.
+        current = translation.get_language() or ""
+        self.fields["language"].initial = current if current in dict(LANGUAGES) else settings.CANOPY_DEFAULT_LANGUAGE
 
 
 class GroupCreateForm(forms.Form):
@@ -179,6 +190,11 @@ class GroupEditForm(forms.Form):
 
 class CommunitySettingsForm(forms.Form):
     time_zone = forms.ChoiceField(label=_("Time zone"))
+    language = forms.ChoiceField(
+        label=_("Members' language"),
+        choices=LANGUAGES,
+        help_text=_("Invitations, welcomes, recall messages and members' pages are written in it."),
+    )
     banned_name_words = forms.CharField(
         label=_("Banned words in group names"),
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -189,7 +205,11 @@ class CommunitySettingsForm(forms.Form):
     def __init__(self, *args: Any, community: Community, **kwargs: Any) -> None:
         kwargs.setdefault(
             "initial",
-            {"time_zone": community.time_zone, "banned_name_words": "\n".join(community.banned_name_words)},
+            {
+                "time_zone": community.time_zone,
+                "language": community.language,
+                "banned_name_words": "\n".join(community.banned_name_words),
+            },
         )
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = [(zone, zone) for zone in sorted(available_time_zones())]
@@ -197,5 +217,6 @@ class CommunitySettingsForm(forms.Form):
     def service_values(self) -> dict[str, Any]:
         return {
             "time_zone": self.cleaned_data["time_zone"],
+            "language": self.cleaned_data["language"],
             "banned_name_words": split_words(self.cleaned_data["banned_name_words"]),
         }

@@ -6,10 +6,20 @@ The tree knows no people: who may see or change it is answered by the access pol
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from mptt.models import MPTTModel, TreeForeignKey
+
+# The languages a community can speak to its members in: Canopy's own UI languages, each named
+# in itself as language pickers do.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+
+
+def default_language() -> str:
+    """A new community's language unless its creator picks one (``CANOPY_DEFAULT_LANGUAGE``)."""
+    return settings.CANOPY_DEFAULT_LANGUAGE
 
 
 class Platform(models.TextChoices):
@@ -42,10 +52,12 @@ WECHAT_QR_LIFETIME_DAYS = 7
 
 # The welcome message's three parts, from the source article: identity (身份认同), what the
 # group offers (社群服务) and its rules (社群规则).
-DEFAULT_WELCOME_TEMPLATE = (
-    "欢迎 {name} 加入「{group}」！从今天起你就是我们的一员了。\n"
-    "这里有干货分享、答疑和同伴交流，有问题随时 @群主 或引导员。\n"
-    "请先阅读群规：\n{rules}"
+# The welcome a group sends when it has none of its own, in the language it speaks to its members
+# (zh-hans: 欢迎 {name} 加入「{group}」！从今天起你就是我们的一员了。…).
+DEFAULT_WELCOME_TEMPLATE = _(
+    "Welcome {name} to “{group}”! From today you are one of us.\n"
+    "Here we share know-how, answer questions and learn from each other; ask the owner or a guide any time.\n"
+    "Please read the group rules first:\n{rules}"
 )
 
 
@@ -89,6 +101,13 @@ class Community(models.Model):
         related_name="+",
     )
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        choices=LANGUAGES,
+        default=default_language,
+        help_text=_("What members receive and see is written in this language (a member's own, where known)."),
+    )
     banned_name_words = models.JSONField(
         _("banned words in group names"),
         default=list,

@@ -21,7 +21,15 @@ from pypinyin import lazy_pinyin
 
 from core.errors import ApplicationError
 from core.text import has_invalid_characters, json_has_invalid_text
-from subgroups.models import MAX_CAPACITY, PLATFORM_DEFAULT_CAPACITY, Group, GroupKind, LifecycleStage, Platform
+from subgroups.models import (
+    LANGUAGES,
+    MAX_CAPACITY,
+    PLATFORM_DEFAULT_CAPACITY,
+    Group,
+    GroupKind,
+    LifecycleStage,
+    Platform,
+)
 
 NAME_MAX_LENGTH = 100
 SLUG_MAX_LENGTH = 80
@@ -127,6 +135,16 @@ def clean_time_zone(value: str) -> str:
 
 
 @cache
+def clean_language(value: str) -> str:
+    value = (value or "").strip().lower()
+    if value not in dict(LANGUAGES):
+        raise ApplicationError(
+            _("Choose a language Canopy speaks: %(languages)s.") % {"languages": ", ".join(dict(LANGUAGES))},
+            field="language",
+        )
+    return value
+
+
 def available_time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from subgroups.models import (
+    LANGUAGES,
     MAX_CAPACITY,
     SUBGROUP_KINDS,
     Community,
@@ -55,7 +56,7 @@ class CommunitySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Community
-        fields = ["id", "slug", "name", "hub", "time_zone", "banned_name_words", "created_at", "updated_at"]
+        fields = ["id", "slug", "name", "hub", "time_zone", "language", "banned_name_words", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -66,12 +67,18 @@ class CommunityCreateSerializer(serializers.Serializer):
     capacity = serializers.IntegerField(min_value=1, max_value=MAX_CAPACITY, required=False)
     external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     time_zone = serializers.CharField(max_length=64, required=False)
+    language = serializers.ChoiceField(
+        choices=LANGUAGES, required=False, help_text="What members receive and see is written in: en or zh-hans."
+    )
     description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
     rules = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
 
 
 class CommunityUpdateSerializer(serializers.Serializer):
     time_zone = serializers.CharField(max_length=64, required=False)
+    language = serializers.ChoiceField(
+        choices=LANGUAGES, required=False, help_text="What members receive and see is written in: en or zh-hans."
+    )
     banned_name_words = serializers.ListField(
         child=serializers.CharField(max_length=30, allow_blank=True), required=False, max_length=200
     )

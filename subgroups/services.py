@@ -86,6 +86,7 @@ def community_create(
     capacity: int | None = None,
     external_id: str = "",
     time_zone: str | None = None,
+    language: str | None = None,
     banned_name_words: Iterable[str] | None = None,
     description: str = "",
     rules_text: str = "",
@@ -100,6 +101,7 @@ def community_create(
     platform = rules.clean_platform(platform)
     capacity = rules.clean_capacity(capacity, platform)
     time_zone = rules.clean_time_zone(time_zone or settings.CANOPY_DEFAULT_TIME_ZONE)
+    language = rules.clean_language(language or settings.CANOPY_DEFAULT_LANGUAGE)
     # A new root takes a new tree_id, computed by mptt as max(tree_id) + 1: serialise with
     # every other tree writer, and with other creators choosing a slug.
     lock_all_trees()
@@ -116,7 +118,9 @@ def community_create(
 
     try:
         with transaction.atomic():
-            community = Community.objects.create(slug=slug, time_zone=time_zone, banned_name_words=banned)
+            community = Community.objects.create(
+                slug=slug, time_zone=time_zone, language=language, banned_name_words=banned
+            )
     except IntegrityError:
         raise ApplicationError(_("A community with this slug already exists."), field="slug") from None
     hub = Group(
@@ -144,11 +148,14 @@ def community_update(
     *,
     community: Community,
     time_zone: str = _UNSET,
+    language: str = _UNSET,
     banned_name_words: Iterable[str] = _UNSET,
 ) -> Community:
     community = Community.objects.select_for_update().get(pk=community.pk)
     if time_zone is not _UNSET:
         community.time_zone = rules.clean_time_zone(time_zone)
+    if language is not _UNSET:
+        community.language = rules.clean_language(language)
     if banned_name_words is not _UNSET:
         community.banned_name_words = rules.clean_banned_words(banned_name_words)
     community.save()

@@ -98,6 +98,7 @@ def community_create(request: HttpRequest) -> HttpResponse:
                 platform=form.cleaned_data["platform"],
                 capacity=form.cleaned_data["capacity"],
                 time_zone=form.cleaned_data["time_zone"],
+                language=form.cleaned_data["language"],
                 creator=request.user,
             )
         except ApplicationError as error:

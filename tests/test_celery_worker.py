@@ -33,3 +33,32 @@ def test_the_worker_finds_and_repairs_a_damaged_tree(real_worker, community, oth
 
 def test_a_sound_forest_is_left_alone(real_worker, community):
     assert check_trees.delay().get(timeout=60) == {"problems": 0, "communities": [], "repaired": False}
+
+
+def test_the_worker_writes_a_chinese_community_s_digest_in_chinese_under_its_english_default(real_worker):
+    """Beat's weekly digest task on the real worker, whose thread speaks the server's default
+    (English): a zh-hans community's digest still reads Chinese, an English one's English."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from content.models import Digest, Post, PostKind, ReviewDecision
+    from content.services import posts
+    from content.tasks import draft_digests
+    from members import services as people
+    from tests.factories import CommunityFactory, GroupFactory, MemberFactory
+
+    for slug, language in (("zh-digest", "zh-hans"), ("en-digest", "en")):
+        community = CommunityFactory(slug=slug, language=language)
+        group = GroupFactory(parent=community.hub, name="摄影小群")
+        author = MemberFactory(community=community, display_name="作者")
+        people.membership_add(member=author, group=group, source="manual")
+        post = posts.post_submit(group=group, author=author, kind=PostKind.KNOWLEDGE, title="构图", body="正文")
+        posts.post_first_review(post=post, by=None, approve=True)
+        posts.post_final_review(post=post, by=None, decision=ReviewDecision.FEATURED)
+        Post.objects.filter(pk=post.pk).update(published_at=timezone.now() - timedelta(days=7))
+
+    assert draft_digests.delay().get(timeout=60) == 2
+
+    assert Digest.objects.get(community__slug="zh-digest").body.startswith("本周各小群精华：")
+    assert Digest.objects.get(community__slug="en-digest").body.startswith("This week's best from our groups:")

@@ -13,6 +13,7 @@ from content.models import Digest, DigestStatus, Post, PostKind, PostSource, Pos
 from content.services.posts import post_submit
 from core.errors import ApplicationError
 from core.text import has_invalid_characters, has_invalid_multiline_characters
+from subgroups.locale import member_locale
 from subgroups.models import Community, GroupKind
 
 
@@ -48,14 +49,15 @@ def digest_draft(*, community: Community, period_start: date, period_end: date) 
     )
     if not posts:
         return None
-    lines = [_("This week's best from our groups:"), ""]
-    for post in posts:
-        excerpt = " ".join(post.body.split())[:80]
-        lines.append(f"- **{post.title}** ({post.group.name}) — {excerpt}")
-    title = _("Digest %(start)s – %(end)s") % {
-        "start": period_start.strftime("%m/%d"),
-        "end": (period_end - timedelta(days=1)).strftime("%m/%d"),
-    }
+    with member_locale(community):  # the hub's members read it, whoever or whatever drafts it
+        lines = [_("This week's best from our groups:"), ""]
+        for post in posts:
+            excerpt = " ".join(post.body.split())[:80]
+            lines.append(f"- **{post.title}** ({post.group.name}) — {excerpt}")
+        title = _("Digest %(start)s – %(end)s") % {
+            "start": period_start.strftime("%m/%d"),
+            "end": (period_end - timedelta(days=1)).strftime("%m/%d"),
+        }
     try:
         with transaction.atomic():
             digest = Digest.objects.create(

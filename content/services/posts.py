@@ -34,6 +34,7 @@ from core.text import has_invalid_characters, has_invalid_multiline_characters
 from members.models import Member, MembershipStatus
 from outbox.models import MessageKind
 from outbox.services import message_enqueue
+from subgroups.locale import member_locale
 from subgroups.models import Group, GroupKind, GroupStatus
 
 MEMBER_KINDS = (PostKind.KNOWLEDGE, PostKind.NEWS, PostKind.TOPIC, PostKind.FUN, PostKind.EMOTIONAL)
@@ -271,13 +272,16 @@ def post_published(post: Post) -> None:
     if post.kind == PostKind.ANNOUNCEMENT and post.group.kind == GroupKind.HUB:
         for group in (
             Group.objects.filter(community_id=post.community_id, transition_ends_at__gt=timezone.now())
+            .select_related("community")
             .exclude(status=GroupStatus.ARCHIVED)
             .exclude(pk=post.group_id)
         ):
+            with member_locale(group.community):
+                mirrored = _("[From the hub] %(text)s") % {"text": text}
             message_enqueue(
                 group=group,
                 kind=MessageKind.ANNOUNCEMENT,
-                body=_("[From the hub] %(text)s") % {"text": text},
+                body=mirrored,
                 dedupe_key=f"post:{post.pk}:mirror:{group.pk}",
             )
 

@@ -28,6 +28,12 @@ def member_pass_reset(*, member: Member) -> MemberPass:
     return MemberPass.objects.get(member=member)
 
 
+def pass_holder(*, token: str, **_kwargs):
+    """(community, member) of a member's private link, for ``subgroups.locale.member_page``."""
+    member = member_for_pass(token)
+    return member.community, member
+
+
 def member_for_pass(token: str) -> Member:
     """The member a link belongs to, or 404: an unknown token says nothing about who exists."""
     found = MemberPass.objects.select_related("member", "member__community").filter(token=token[:32]).first()

@@ -25,6 +25,7 @@ from members.services.funnel import public_url
 from members.services.points import points_grant
 from outbox.models import MessageKind
 from outbox.services import message_enqueue
+from subgroups.locale import member_locale
 from subgroups.models import Community, Group
 
 MAX_GOAL = 1000
@@ -141,15 +142,16 @@ def _tell(campaign: Campaign, member: Member) -> None:
     if handle is None:
         return
     page = public_url(reverse("fission:my_invites", args=[member_pass(member=member).token]))
-    body = _("You brought %(count)d friends in: “%(reward)s” is unlocked.") % {
-        "count": campaign.goal_invites,
-        "reward": campaign.reward_text,
-    }
-    if campaign.reward_url:
-        body += "\n" + campaign.reward_url
-    if campaign.reward_points:
-        body += "\n" + _("%(points)d points were added to your account.") % {"points": campaign.reward_points}
-    body += "\n" + _("Your invitations: %(link)s") % {"link": page}
+    with member_locale(campaign.community, member):
+        body = _("You brought %(count)d friends in: “%(reward)s” is unlocked.") % {
+            "count": campaign.goal_invites,
+            "reward": campaign.reward_text,
+        }
+        if campaign.reward_url:
+            body += "\n" + campaign.reward_url
+        if campaign.reward_points:
+            body += "\n" + _("%(points)d points were added to your account.") % {"points": campaign.reward_points}
+        body += "\n" + _("Your invitations: %(link)s") % {"link": page}
     message_enqueue(
         group=group,
         kind=MessageKind.INVITATION,

@@ -37,6 +37,7 @@ from members.models import Member, Membership, MembershipSource, MembershipStatu
 from members.services.people import GroupFull, membership_add, membership_end
 from outbox.models import MessageKind
 from outbox.services import message_enqueue
+from subgroups.locale import member_locale
 from subgroups.models import Community, Group, LifecycleStage
 
 logger = logging.getLogger(__name__)
@@ -386,10 +387,8 @@ def _move(
     notice = None
     recipient = _recipient(handles, rule.to_group)
     if recipient is not None:
-        notice = message_enqueue(
-            group=rule.to_group,
-            kind=MessageKind.INVITATION,
-            body=notice_render(
+        with member_locale(rule.community, member):  # the default notice, in the member's language
+            body = notice_render(
                 rule.notice_template,
                 {
                     "name": member.display_name,
@@ -397,7 +396,11 @@ def _move(
                     "to_group": rule.to_group.name,
                     "date": candidate.date.isoformat(),
                 },
-            ),
+            )
+        notice = message_enqueue(
+            group=rule.to_group,
+            kind=MessageKind.INVITATION,
+            body=body,
             recipient_platform=recipient[0],
             recipient_external_id=recipient[1],
             recipient_name=member.display_name,

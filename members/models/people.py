@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.json import UnicodeJSONEncoder
-from subgroups.models import Community, Group, LifecycleStage, Platform
+from subgroups.models import LANGUAGES, Community, Group, LifecycleStage, Platform
 
 
 class Member(models.Model):
@@ -21,6 +21,13 @@ class Member(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("email"), blank=True)
     city = models.CharField(_("city"), max_length=50, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        choices=LANGUAGES,
+        blank=True,
+        help_text=_("The member's own language, where known (a bot may report it); blank: the community's."),
+    )
     purchase_count = models.PositiveIntegerField(
         _("purchases"), default=0, validators=[MaxValueValidator(100_000)], help_text=_("Feeds tier groups.")
     )

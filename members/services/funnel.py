@@ -33,6 +33,7 @@ from members.models import (
 from members.services.people import handle_add, member_by_handle, member_create, membership_add
 from outbox.models import MessageKind, OutboundMessage
 from outbox.services import message_enqueue
+from subgroups.locale import member_locale
 from subgroups.models import DEFAULT_WELCOME_TEMPLATE, Group, GroupKind
 from subgroups.rules import render_welcome
 
@@ -387,11 +388,16 @@ def invitation_create(
     )
     link = public_url(reverse("members:invitation", args=[invitation.token]))
     if application is not None and application.platform and application.external_user_id:
+        with member_locale(group.community, application.member):  # not the reviewer's language
+            body = _("Your application to “%(group)s” was approved. Join here (valid %(days)d days): %(link)s") % {
+                "group": group.name,
+                "days": days,
+                "link": link,
+            }
         message_enqueue(
             group=group,
             kind=MessageKind.INVITATION,
-            body=_("Your application to “%(group)s” was approved. Join here (valid %(days)d days): %(link)s")
-            % {"group": group.name, "days": days, "link": link},
+            body=body,
             recipient_platform=application.platform,
             recipient_external_id=application.external_user_id,
             recipient_name=application.display_name,
@@ -400,11 +406,12 @@ def invitation_create(
     elif member is not None:
         handle = member.handles.filter(platform=group.platform).first() or member.handles.first()
         if handle is not None:
-            body = _("You are invited to join “%(group)s”. Join here (valid %(days)d days): %(link)s") % {
-                "group": group.name,
-                "days": days,
-                "link": link,
-            }
+            with member_locale(group.community, member):
+                body = _("You are invited to join “%(group)s”. Join here (valid %(days)d days): %(link)s") % {
+                    "group": group.name,
+                    "days": days,
+                    "link": link,
+                }
             message_enqueue(
                 group=group,
                 kind=MessageKind.INVITATION,
@@ -425,10 +432,11 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
     return invitation
 
 
-def welcome_text(group: Group, name: str) -> str:
-    return render_welcome(
-        group.welcome_template or DEFAULT_WELCOME_TEMPLATE, name=name, group=group.name, rules=group.rules
-    )
+def welcome_text(group: Group, name: str, member: Member | None = None) -> str:
+    """The group's welcome (or the default one in the member's language) for ``name``."""
+    with member_locale(group.community, member):
+        template = group.welcome_template or str(DEFAULT_WELCOME_TEMPLATE)
+    return render_welcome(template, name=name, group=group.name, rules=group.rules)
 
 
 @dataclass(frozen=True)
@@ -496,7 +504,7 @@ def invitation_accept(*, token: str, platform: str = "", external_user_id: str =
     welcome = message_enqueue(
         group=group,
         kind=MessageKind.WELCOME,
-        body=welcome_text(group, member.display_name),
+        body=welcome_text(group, member.display_name, member),
         recipient_platform=platform or (application.platform if application else "") or group.platform,
         recipient_external_id=external_user_id or (application.external_user_id if application else ""),
         recipient_name=member.display_name,

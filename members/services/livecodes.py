@@ -177,7 +177,7 @@ def livecode_join(
     message_enqueue(
         group=membership.group,
         kind=MessageKind.WELCOME,
-        body=welcome_text(membership.group, membership.member.display_name),
+        body=welcome_text(membership.group, membership.member.display_name, membership.member),
         recipient_platform=membership.group.platform,
         recipient_external_id=handle.external_id if handle else "",
         recipient_name=membership.member.display_name,

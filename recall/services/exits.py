@@ -19,6 +19,7 @@ from outbox.models import MessageKind
 from outbox.services import message_enqueue
 from recall.models import ExitReason, ExitSurvey, OptOut
 from recall.services.outcomes import active_members
+from subgroups.locale import member_locale
 from subgroups.models import Community
 
 WINDOW = timedelta(days=30)  # leaves older than this are not asked about any more
@@ -74,13 +75,14 @@ def survey_send(*, membership: Membership, now: datetime | None = None) -> ExitS
                 .first()
             )
             if handle and membership.group.platform:
+                with member_locale(membership.group.community, membership.member):
+                    body = _(
+                        "Sorry to see you go, %(name)s. Would you tell us why you left? It takes 20 seconds: %(link)s"
+                    ) % {"name": membership.member.display_name, "link": survey_link(survey)}
                 survey.message = message_enqueue(
                     group=membership.group,
                     kind=MessageKind.RECALL,
-                    body=_(
-                        "Sorry to see you go, %(name)s. Would you tell us why you left? It takes 20 seconds: %(link)s"
-                    )
-                    % {"name": membership.member.display_name, "link": survey_link(survey)},
+                    body=body,
                     recipient_platform=membership.group.platform,
                     recipient_external_id=handle,
                     recipient_name=membership.member.display_name,

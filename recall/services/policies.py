@@ -22,6 +22,7 @@ from recall.models import (
     RecallStage,
 )
 from recall.services.messages import template_check
+from subgroups.locale import member_locale
 from subgroups.models import Community
 
 MAX_CODES_PER_IMPORT = 100_000
@@ -37,7 +38,13 @@ def _name(value: str, *, field: str = "name") -> str:
 @transaction.atomic
 def policy_default(*, community: Community) -> RecallPolicy:
     """The articles' three stages: day 30 an in-app "what you missed" with a coupon, day 37 a
-    private message, day 60 a phone call with the returning-member privilege. Idempotent."""
+    private message, day 60 a phone call with the returning-member privilege. Idempotent.
+    Written in the community's language: its members receive these texts."""
+    with member_locale(community):
+        return _policy_default(community)
+
+
+def _policy_default(community: Community) -> RecallPolicy:
     policy, created = RecallPolicy.objects.get_or_create(community=community, name=_("Silent members"))
     if not created:
         return policy

@@ -82,7 +82,7 @@ def test_apply_review_invite_and_welcome(browser: Browser, live_server, funnel):
     expect(applicant.get_by_role("heading", name="Join 设计美学交流群")).to_be_visible()
     applicant.get_by_role("button", name="Join the group").click()
     welcome = applicant.get_by_test_id("welcome")
-    expect(welcome).to_contain_text("欢迎 陈思远 加入「设计美学交流群」")
+    expect(welcome).to_contain_text("Welcome 陈思远 to “设计美学交流群”!")  # the community speaks English
     expect(welcome).to_contain_text("1. 禁止广告")
     membership = Membership.objects.get(group=design, member__display_name="陈思远")
     assert membership.is_active and membership.source == "application"

@@ -359,7 +359,7 @@ class TestWelcome:
 
         design = tree.group_update(group=design, rules_text="1. 禁止广告")
         text = welcome_text(design, "小林")
-        assert text.startswith("欢迎 小林 加入「设计美学交流群」")
+        assert text.startswith("Welcome 小林 to “设计美学交流群”!")  # the community speaks English
         assert "1. 禁止广告" in text
 
     def test_unknown_placeholders_are_refused_and_nothing_else_is_interpreted(self, design):

@@ -118,7 +118,9 @@ class TestInvitationPage:
         response = client.post(url("invitation", invitation.token))
         html = response.content.decode()
         assert (
-            response.status_code == 200 and 'data-testid="welcome"' in html and "欢迎 甲 加入「设计美学交流群」" in html
+            response.status_code == 200
+            and 'data-testid="welcome"' in html
+            and "Welcome 甲 to “设计美学交流群”!" in html
         )
         assert Membership.objects.filter(group=design, member__display_name="甲").exists()
         again = client.post(url("invitation", invitation.token))
@@ -392,7 +394,7 @@ class TestQuestionnaireAndTeamPages:
 
     def test_the_team_page_previews_the_welcome(self, community, design, owner):
         html = page_client(owner).get(url("team", community.slug, design.pk)).content.decode()
-        assert "欢迎 New member 加入「设计美学交流群」" in html and "transition window" in html
+        assert "Welcome New member to “设计美学交流群”!" in html and "transition window" in html
 
 
 def test_welcome_messages_land_in_the_outbox(community, design, owner, client):

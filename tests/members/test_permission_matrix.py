@@ -80,7 +80,7 @@ PAGES = [
         "save settings",
         "post",
         lambda w: reverse("subgroups:settings", args=[w.slug]),
-        {"time_zone": "Asia/Tokyo", "banned_name_words": "高级"},
+        {"time_zone": "Asia/Tokyo", "language": "en", "banned_name_words": "高级"},
         (302, 403, 403, 404, 404, LOGIN),
     ),
     (

@@ -31,7 +31,14 @@ def test_the_admin_is_for_superusers_only(client, operator):
 def test_adding_a_community_creates_its_hub(admin_client, db):
     response = admin_client.post(
         admin_url(Community, "add"),
-        {"name": "读书会", "slug": "books", "platform": "wechat", "capacity": "", "time_zone": "Asia/Shanghai"},
+        {
+            "name": "读书会",
+            "slug": "books",
+            "platform": "wechat",
+            "capacity": "",
+            "time_zone": "Asia/Shanghai",
+            "language": "en",
+        },
     )
     assert response.status_code == 302, response.content
     community = Community.objects.get(slug="books")
@@ -88,9 +95,24 @@ def test_archive_action_and_delete(admin_client, community):
 @pytest.mark.parametrize(
     ("form", "field"),
     [
-        ({"name": "读书会", "slug": "a_b", "platform": "wechat", "time_zone": "Asia/Shanghai"}, "slug"),
-        ({"name": "精英会", "slug": "elite", "platform": "wechat", "time_zone": "Asia/Shanghai"}, "name"),
-        ({"name": "读书会", "slug": "internet", "platform": "wechat", "time_zone": "Asia/Shanghai"}, "slug"),
+        (
+            {"name": "读书会", "slug": "a_b", "platform": "wechat", "time_zone": "Asia/Shanghai", "language": "en"},
+            "slug",
+        ),
+        (
+            {"name": "精英会", "slug": "elite", "platform": "wechat", "time_zone": "Asia/Shanghai", "language": "en"},
+            "name",
+        ),
+        (
+            {
+                "name": "读书会",
+                "slug": "internet",
+                "platform": "wechat",
+                "time_zone": "Asia/Shanghai",
+                "language": "en",
+            },
+            "slug",
+        ),
     ],
 )
 def test_bad_community_input_is_a_form_error(admin_client, community, form, field):
@@ -101,7 +123,8 @@ def test_bad_community_input_is_a_form_error(admin_client, community, form, fiel
 
 def test_bad_banned_words_are_a_form_error(admin_client, community):
     response = admin_client.post(
-        admin_url(Community, "change", community.pk), {"time_zone": "Asia/Shanghai", "banned_name_words": "5"}
+        admin_url(Community, "change", community.pk),
+        {"time_zone": "Asia/Shanghai", "language": "en", "banned_name_words": "5"},
     )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors

@@ -257,16 +257,20 @@ class TestOverview:
 
 
 class TestSettings:
-    def test_banned_words_and_time_zone_are_saved(self, operator_client, community):
+    def test_banned_words_time_zone_and_language_are_saved(self, operator_client, community):
         response = operator_client.post(
-            url("settings", community), {"time_zone": "Asia/Tokyo", "banned_name_words": "高级\n土豪, 精英"}
+            url("settings", community),
+            {"time_zone": "Asia/Tokyo", "language": "zh-hans", "banned_name_words": "高级\n土豪, 精英"},
         )
         assert response.status_code == 302
         community.refresh_from_db()
         assert community.time_zone == "Asia/Tokyo" and community.banned_name_words == ["高级", "土豪", "精英"]
+        assert community.language == "zh-hans"
 
     def test_an_unknown_time_zone_is_a_form_error(self, operator_client, community):
-        response = operator_client.post(url("settings", community), {"time_zone": "Mars/Base", "banned_name_words": ""})
+        response = operator_client.post(
+            url("settings", community), {"time_zone": "Mars/Base", "language": "en", "banned_name_words": ""}
+        )
         assert response.status_code == 400
         community.refresh_from_db()
         assert community.time_zone == "Asia/Shanghai"
@@ -277,7 +281,14 @@ class TestCommunityCreate:
         client.force_login(UserFactory())
         response = client.post(
             reverse("subgroups:community_new"),
-            {"name": "读书会", "slug": "books", "platform": "wechat", "capacity": "", "time_zone": "Asia/Shanghai"},
+            {
+                "name": "读书会",
+                "slug": "books",
+                "platform": "wechat",
+                "capacity": "",
+                "time_zone": "Asia/Shanghai",
+                "language": "en",
+            },
         )
         assert response.status_code == 302 and response["Location"] == "/c/books/tree/"
         assert client.get("/c/books/tree/").status_code == 200
