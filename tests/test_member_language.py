@@ -212,3 +212,12 @@ def test_a_new_community_takes_its_creator_s_language_on_the_page(db):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     form = client.get("/communities/new/").context["form"]
     assert form.fields["language"].initial == "zh-hans"
+
+
+def test_the_default_levels_members_see_are_named_in_the_community_language(chinese, english):
+    from engagement.services.levels import levels_for
+
+    translation.activate("en")
+    assert levels_for(community=chinese)[0].name == "新手"
+    translation.activate("zh-hans")
+    assert levels_for(community=english)[0].name == "Newcomer"

@@ -27,6 +27,7 @@ from engagement.models import CheckIn, CheckInSource, PointsRules
 from engagement.services import streaks
 from engagement.services.points import points_award, points_grant_many, points_rules
 from members.models import Member, Membership, MembershipStatus, PointsEntry
+from subgroups.locale import member_locale
 from subgroups.models import Community, Group
 
 _FUTURE_SLACK = timedelta(minutes=10)  # a bot's clock a little ahead is not an error
@@ -152,7 +153,8 @@ def _member_bonuses(member: Member, rules: PointsRules, *, at: datetime) -> dict
         keys.pop(key, None)
     paid = {}
     for key, day in keys.items():
-        note = _("%(days)d days in a row") % {"days": due[day]}
+        with member_locale(member.community, member):  # the member reads it in their ledger
+            note = _("%(days)d days in a row") % {"days": due[day]}
         amount = points_award(member=member, rule="streak_bonus", key=key, note=note, rules=rules, at=at)
         if amount:
             paid[day] = amount
@@ -229,10 +231,12 @@ def streak_bonuses_pay(community: Community, *, member_ids: set[int], rules: Poi
             days[member_id].append(day)
             times[(member_id, day)] = created_at
     rows = []
+    with member_locale(community):  # members read these notes in their ledgers
+        in_a_row = _("%(days)d days in a row")
     for member_id, member_days in days.items():
         for run in streaks.runs_of(member_days):
             for day in streaks.milestones([run], rules.streak_days):
                 length = (day - run.first).days + 1
-                note = _("%(days)d days in a row") % {"days": length}
+                note = in_a_row % {"days": length}
                 rows.append((member_id, rules.streak_bonus, streak_key(member_id, day), times[(member_id, day)], note))
     return points_grant_many(community=community, reason="streak_bonus", rows=rows)

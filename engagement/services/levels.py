@@ -16,6 +16,7 @@ from core.errors import ApplicationError
 from engagement.models import Level, PointsRules, RewardItem
 from engagement.services.points import points_rules
 from members.models import Member, PointsEntry
+from subgroups.locale import member_locale
 from subgroups.models import Community
 
 REFUND_REASON = "refund"
@@ -55,16 +56,16 @@ class LevelProgress:
 
 
 def levels_for(*, community: Community) -> list[Level]:
-    """The community's levels, lowest first; the defaults, named in the active language, are
-    made on first use."""
+    """The community's levels, lowest first; the defaults, named in the community's language
+    (members see them), are made on first use."""
     levels = list(Level.objects.filter(community=community).order_by("threshold"))
     if levels:
         return levels
     try:
         with transaction.atomic():
-            Level.objects.bulk_create(
-                [Level(community=community, name=_(name), threshold=threshold) for name, threshold in DEFAULT_LEVELS]
-            )
+            with member_locale(community):
+                named = [(_(name), threshold) for name, threshold in DEFAULT_LEVELS]
+            Level.objects.bulk_create([Level(community=community, name=name, threshold=t) for name, t in named])
     except IntegrityError:  # made by a request at the same moment
         pass
     return list(Level.objects.filter(community=community).order_by("threshold"))
