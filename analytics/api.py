@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -73,6 +73,53 @@ class EventsView(APIView):
         ),
         request=EventBatchSerializer,
         responses={200: IngestResultSerializer, 400: ErrorSerializer},
+        examples=[
+            OpenApiExample(
+                "A message, a reply and a join from a WeCom group",
+                request_only=True,
+                value={
+                    "events": [
+                        {
+                            "event_id": "wecom:wrOgQhDgAAcwMTB7YmDkbeBsgT_KAAAA:msg:17338912",
+                            "type": "message",
+                            "group_platform": "wecom",
+                            "group_external_id": "wrOgQhDgAAcwMTB7YmDkbeBsgT_KAAAA",
+                            "user_id": "wmOgQhDgAAuXFOhLTO4-NEMq2WTzmlvA",
+                            "user_name": "林嘉琪",
+                            "occurred_at": "2026-12-07T09:30:12+08:00",
+                            "text": "请问周末的分享会几点开始？",
+                            "is_question": True,
+                        },
+                        {
+                            "event_id": "wecom:wrOgQhDgAAcwMTB7YmDkbeBsgT_KAAAA:msg:17338930",
+                            "type": "reply",
+                            "group_platform": "wecom",
+                            "group_external_id": "wrOgQhDgAAcwMTB7YmDkbeBsgT_KAAAA",
+                            "user_id": "wmOgQhDgAAs1Fj0CVZ2fHnX5rWmzYqPg",
+                            "user_name": "陈思远",
+                            "occurred_at": "2026-12-07T09:31:40+08:00",
+                            "text": "晚上八点，线上。",
+                            "reply_to": "wecom:wrOgQhDgAAcwMTB7YmDkbeBsgT_KAAAA:msg:17338912",
+                        },
+                        {
+                            "event_id": "wecom:wrOgQhDgAAcwMTB7YmDkbeBsgT_KAAAA:join:wmOgQhDgAAk3",
+                            "type": "join",
+                            "group_platform": "wecom",
+                            "group_external_id": "wrOgQhDgAAcwMTB7YmDkbeBsgT_KAAAA",
+                            "user_id": "wmOgQhDgAAk3",
+                            "user_name": "王芳",
+                            "occurred_at": "2026-12-07T10:02:00+08:00",
+                        },
+                    ]
+                },
+            ),
+            OpenApiExample(
+                "Two stored, one already stored, a new member created",
+                response_only=True,
+                status_codes=["200"],
+                value={"accepted": 2, "duplicates": 1, "rejected": 0, "members_created": 1, "errors": []},
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         data = request.data

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -246,6 +246,48 @@ class MessageScanView(APIView):
         "the message. A clean message answers 204. Needs the manage-content capability on the group.",
         request=MessageScanSerializer,
         responses={200: ModerationFlagSerializer, 204: OpenApiResponse(description="No listed word.")},
+        examples=[
+            OpenApiExample(
+                "A chat message to check",
+                request_only=True,
+                value={
+                    "group": 12,
+                    "platform": "wecom",
+                    "external_message_id": "17338955",
+                    "text": "低息私人贷款，加我微信",
+                    "author_external_id": "wmOgQhDgAAx9",
+                },
+            ),
+            OpenApiExample(
+                "A blocked word: the flag (the recall instruction waits in the outbox)",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "id": 87,
+                    "community": 3,
+                    "group": 12,
+                    "platform": "wecom",
+                    "external_message_id": "17338955",
+                    "author": 1042,
+                    "author_external_id": "wmOgQhDgAAx9",
+                    "excerpt": "低息私人贷款，加我微信",
+                    "hits": [
+                        {
+                            "word": "私人贷款",
+                            "category": "custom",
+                            "action": "block",
+                            "start": 2,
+                            "end": 6,
+                            "matched": "私人贷款",
+                        }
+                    ],
+                    "action": "block",
+                    "status": "open",
+                    "created_at": "2026-12-07T01:35:02Z",
+                    "resolved_at": None,
+                },
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = MessageScanSerializer(
@@ -725,6 +767,18 @@ class AutoReplyAskView(APIView):
         "wins. Matching ignores case, width and the spaces and punctuation inside words. 204: no rule matches.",
         request=AutoReplyAskSerializer,
         responses={200: AutoReplyAnswerSerializer, 204: OpenApiResponse(description="No rule matches.")},
+        examples=[
+            OpenApiExample("A member's question", request_only=True, value={"text": "群规在哪里看？"}),
+            OpenApiExample(
+                "The matching rule's reply",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "rule": 5,
+                    "reply": "群规在群公告里，也可以看这里：https://canopy.example.com/apply/internet/design/",
+                },
+            ),
+        ],
     )
     def post(self, request: Request, pk: str) -> Response:
         group = get_object_or_404(groups_where(request.user, Capability.VIEW), pk=pk)

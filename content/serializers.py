@@ -198,7 +198,7 @@ class MessageScanSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
     external_message_id = serializers.CharField(max_length=128, help_text="The platform's id of the message.")
     text = serializers.CharField(max_length=20_000, trim_whitespace=False)
-    author_external_id = serializers.CharField(max_length=128, required=False, default="")
+    author_external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
 
 
 class ModerationFlagSerializer(serializers.ModelSerializer):

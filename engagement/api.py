@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -143,6 +143,31 @@ class CheckInView(APIView):
         ),
         request=CheckInInSerializer,
         responses={201: CheckInOutSerializer, 200: CheckInOutSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        examples=[
+            OpenApiExample(
+                "A member typed 签到 in a WeCom group",
+                request_only=True,
+                value={"group": 12, "platform": "wecom", "user_id": "wmOgQhDgAAk3"},
+            ),
+            OpenApiExample(
+                "The fifth day in a row: points and the streak bonus",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "check_in": 5120,
+                    "member": 1044,
+                    "group": 12,
+                    "day": "2026-12-07",
+                    "source": "api",
+                    "created": True,
+                    "already_checked_in": False,
+                    "points": 5,
+                    "streak_bonus": 20,
+                    "streak": {"current": 5, "best": 9, "last_day": "2026-12-07"},
+                    "balance": 385,
+                },
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         values = CheckInInSerializer(data=request.data)

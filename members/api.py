@@ -10,7 +10,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -369,6 +369,34 @@ class ApplicationSubmitView(_ScopedContext, APIView):
         "429 when an address or a contact sends too many.",
         request=ReferredApplicationSubmitSerializer,
         responses={201: ApplicationReceiptSerializer},
+        examples=[
+            OpenApiExample(
+                "An application from a mini program",
+                request_only=True,
+                value={
+                    "community": "internet",
+                    "group": "design",
+                    "display_name": "陈思远",
+                    "phone": "13812345678",
+                    "city": "上海",
+                    "platform": "wecom",
+                    "external_user_id": "wmOgQhDgAAs1",
+                    "answers": {"q_12": ["设计", "产品"], "q_13": "50-150人"},
+                    "ref": "K7Q2MX",
+                },
+            ),
+            OpenApiExample(
+                "Received, waiting for review",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "id": 58,
+                    "status": "pending",
+                    "status_url": "https://canopy.example.com/applications/3q2mKx0vN4bq8yTg1hZ0sQ/",
+                    "decision_reason": "",
+                },
+            ),
+        ],
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -422,6 +450,38 @@ class InvitationAcceptView(APIView):
         "manage-members capability on the group (people accept on the invitation page instead).",
         request=InvitationAcceptSerializer,
         responses={200: JoinedSerializer},
+        examples=[
+            OpenApiExample(
+                "The invited person joined on WeCom",
+                request_only=True,
+                value={"token": "u7bQ0Yp3lHk9cX2sVfRt1nWm", "platform": "wecom", "external_user_id": "wmOgQhDgAAs1"},
+            ),
+            OpenApiExample(
+                "The membership and the welcome to send",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "membership": {
+                        "id": 904,
+                        "member": 1043,
+                        "member_name": "陈思远",
+                        "group": 12,
+                        "group_name": "设计美学交流群",
+                        "role": "member",
+                        "status": "active",
+                        "source": "application",
+                        "invited_by": None,
+                        "live_code": None,
+                        "joined_at": "2026-12-07T02:10:00Z",
+                        "left_at": None,
+                        "role_since": "2026-12-07T02:10:00Z",
+                        "role_until": None,
+                    },
+                    "group_join_link": "https://work.weixin.qq.com/gm/3f2a9c",
+                    "welcome": "欢迎 陈思远 加入「设计美学交流群」！从今天起你就是我们的一员了。",
+                },
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = InvitationAcceptSerializer(data=request.data)

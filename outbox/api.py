@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -59,6 +59,27 @@ class OutboxFilter(django_filters.FilterSet):
         summary="Messages to deliver in the groups you serve",
         description="By default the pending ones that no webhook integration pushes, oldest first; `status` "
         "lists any status.",
+        examples=[
+            OpenApiExample(
+                "A welcome to send privately",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "id": 311,
+                    "community": 3,
+                    "group": 12,
+                    "kind": "welcome",
+                    "recipient_platform": "wecom",
+                    "recipient_external_id": "wmOgQhDgAAk3",
+                    "recipient_name": "王芳",
+                    "body": "欢迎 王芳 加入「设计美学交流群」！从今天起你就是我们的一员了。",
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": "2026-12-07T02:02:01Z",
+                    "delivered_at": None,
+                },
+            )
+        ],
     ),
     retrieve=extend_schema(summary="Get a message"),
 )
@@ -83,6 +104,33 @@ class OutboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         "there): a delivered message is never sent again.",
         request=AckSerializer,
         responses={200: OutboundMessageSerializer},
+        examples=[
+            OpenApiExample("Delivered", request_only=True, value={"delivered": True}),
+            OpenApiExample(
+                "The platform refused it",
+                request_only=True,
+                value={"delivered": False, "error": "errcode 41059: external user not in group"},
+            ),
+            OpenApiExample(
+                "The message, now delivered",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "id": 311,
+                    "community": 3,
+                    "group": 12,
+                    "kind": "welcome",
+                    "recipient_platform": "wecom",
+                    "recipient_external_id": "wmOgQhDgAAk3",
+                    "recipient_name": "王芳",
+                    "body": "欢迎 王芳 加入「设计美学交流群」！从今天起你就是我们的一员了。",
+                    "status": "delivered",
+                    "attempts": 1,
+                    "created_at": "2026-12-07T02:02:01Z",
+                    "delivered_at": "2026-12-07T02:02:04Z",
+                },
+            ),
+        ],
     )
     @action(detail=True, methods=["post"])
     def ack(self, request: Request, pk: str) -> Response:

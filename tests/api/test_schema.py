@@ -49,6 +49,117 @@ def test_the_docs_load_their_assets_locally(client, db, path):
     assert "cdn." not in html and "unpkg.com" not in html
 
 
+# --- The schema as a generated client reads it ----------------------------------------------
+
+# The operations a bot calls (a bridge's scopes, the public join flow, check-ins, auto-replies):
+# each carries a real request and response example.
+BOT_FACING = [
+    ("post", "/api/v1/events/"),
+    ("post", "/api/v1/moderation/scan/"),
+    ("get", "/api/v1/outbox/"),
+    ("post", "/api/v1/outbox/{id}/ack/"),
+    ("post", "/api/v1/invitations/accept/"),
+    ("post", "/api/v1/public/applications/"),
+    ("post", "/api/v1/groups/{id}/auto-reply/"),
+    ("post", "/api/v1/check-ins/"),
+]
+AREAS = {"groups", "members", "funnel", "content", "moderation", "events", "analytics", "recall", "outbox"}
+AREAS |= {"growth", "integrations"}
+
+
+def _spec() -> dict:
+    return schema.raw_schema
+
+
+def _operations():
+    for path, operations in _spec()["paths"].items():
+        for method, operation in operations.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield method, path, operation
+
+
+def test_openapi_spec_validator_accepts_the_schema():
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
+    assert [error.message for error in OpenAPIV30SpecValidator(_spec()).iter_errors()] == []
+
+
+def test_every_operation_has_an_area_tag_and_a_description_of_its_own():
+    leaked, bare, untagged = [], [], []
+    for method, path, operation in _operations():
+        description = (operation.get("description") or "").strip()
+        if not description:
+            bare.append((method, path))
+        if "Serializer context" in description or "get_serializer_context" in description:
+            leaked.append((method, path))
+        if len(operation.get("tags", [])) != 1 or operation["tags"][0] not in AREAS:
+            untagged.append((method, path, operation.get("tags")))
+    assert (bare, leaked, untagged) == ([], [], [])
+
+
+def test_no_placeholder_examples_from_the_framework_remain():
+    import json
+
+    assert "api.example.org" not in json.dumps(_spec())
+
+
+def _validator(cls, schema_node: dict):
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
+    registry = Registry().with_resource("urn:canopy", Resource.from_contents(_spec(), default_specification=DRAFT4))
+    if "$ref" in schema_node:
+        schema_node = {"$ref": "urn:canopy" + schema_node["$ref"]}
+    return cls(schema_node, registry=registry)
+
+
+def test_every_example_is_valid_against_its_own_schema_and_bots_have_both():
+    from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
+
+    found, problems = {}, []
+    for method, path, operation in _operations():
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+        for name, example in (body.get("examples") or {}).items():
+            found.setdefault((method, path), set()).add("request")
+            for error in _validator(OAS30WriteValidator, body["schema"]).iter_errors(example["value"]):
+                problems.append((method, path, name, error.message))
+        for code, response in operation["responses"].items():
+            content = response.get("content", {}).get("application/json", {})
+            for name, example in (content.get("examples") or {}).items():
+                found.setdefault((method, path), set()).add("response")
+                for error in _validator(OAS30ReadValidator, content["schema"]).iter_errors(example["value"]):
+                    problems.append((method, path, code, name, error.message))
+    assert problems == []
+    for method, path in BOT_FACING:
+        expected = {"response"} if method == "get" else {"request", "response"}
+        assert found.get((method, path)) == expected, (method, path)
+
+
+def test_the_events_example_is_a_batch_the_api_takes(operator, community):
+    """The documented request, sent as it is to a group with the example's WeCom chat id: stored
+    the first time, duplicates the second, as the documented answer says."""
+    from subgroups import services as tree
+
+    operation = _spec()["paths"]["/api/v1/events/"]["post"]
+    example = next(iter(operation["requestBody"]["content"]["application/json"]["examples"].values()))["value"]
+    chat = example["events"][0]["group_external_id"]
+    tree.group_update(group=community.hub, platform="wecom", external_id=chat)
+    api = _token_api(operator)
+
+    first = api.post("/api/v1/events/", example, format="json")
+    again = api.post("/api/v1/events/", example, format="json")
+
+    assert first.status_code == 200, first.content
+    assert first.json()["accepted"] == 3 and first.json()["members_created"] == 3
+    assert again.json()["duplicates"] == 3 and again.json()["accepted"] == 0
+
+
+def _token_api(user):
+    from tests.personas import api_client
+
+    return api_client(user)
+
+
 # --- Fuzzing every endpoint against its own schema ------------------------------------------
 
 
