@@ -317,6 +317,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1 for the `webhooks` section: what Canopy POSTs to integrations (outbox/webhooks.py).
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": ["outbox.webhooks.outbox_message"],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.postprocess"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

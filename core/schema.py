@@ -96,6 +96,8 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
+        if self.path == "/":  # a webhook (outbox/webhooks.py): the receiver answers, not Canopy
+            return responses
         codes = dict(self.error_codes)
         if self.method == "POST" and direction == "response":
             codes.update(self.idempotency_codes)
@@ -130,8 +132,23 @@ def _loosen_blank_unions(node: Any) -> None:
             _loosen_blank_unions(value)
 
 
+def _nulls_as_types(node: Any) -> None:
+    """OpenAPI 3.1 has no ``nullable``: a null is one of the ``type``s (DRF's pagination still
+    writes the 3.0 form)."""
+    if isinstance(node, dict):
+        if node.pop("nullable", False) and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        for value in node.values():
+            _nulls_as_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            _nulls_as_types(value)
+
+
 def postprocess(result: dict, generator, request, public) -> dict:
     """drf-spectacular's last step (``POSTPROCESSING_HOOKS``): schema fixes that serializers
     cannot express."""
     _loosen_blank_unions(result)
+    if str(result.get("openapi", "")).startswith("3.1"):
+        _nulls_as_types(result)
     return result

@@ -44,12 +44,16 @@ class HandleSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=128)
 
 
+LANGUAGE_HELP = "The member's own language (e.g. as the platform reports it); empty: the community's."
+
+
 class MemberSerializer(serializers.ModelSerializer):
     """Phone and e-mail are masked (138****1234) unless the viewer owns the community."""
 
     phone = serializers.SerializerMethodField()
     email = serializers.SerializerMethodField()
     lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.choices, allow_blank=True, read_only=True)
+    language = serializers.ChoiceField(choices=LANGUAGES, allow_blank=True, read_only=True, help_text=LANGUAGE_HELP)
     handles = HandleSerializer(many=True, read_only=True)
 
     class Meta:
@@ -82,9 +86,6 @@ class MemberSerializer(serializers.ModelSerializer):
 
     def get_email(self, member: Member) -> str:
         return shown_email(member.email, visible=self._visible(member))
-
-
-LANGUAGE_HELP = "The member's own language (e.g. as the platform reports it); empty: the community's."
 
 
 class MemberCreateSerializer(serializers.Serializer):

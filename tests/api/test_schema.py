@@ -1,6 +1,7 @@
 """The OpenAPI schema is valid, its docs need no CDN, and the API keeps every promise it makes."""
 
 import io
+import re
 
 import pytest
 import schemathesis
@@ -21,10 +22,10 @@ from tests.conftest import settled
 from tests.factories import CommunityFactory, GroupFactory, UserFactory
 
 
-def test_the_schema_is_valid_openapi_3(db):
+def test_the_schema_is_valid_openapi_3_1(db):
     out = io.StringIO()
     call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", stdout=out)
-    assert '"openapi": "3.0.3"' in out.getvalue()
+    assert '"openapi": "3.1.0"' in out.getvalue()
 
 
 def test_the_schema_is_served(client, db):
@@ -47,6 +48,9 @@ def test_the_docs_load_their_assets_locally(client, db, path):
     html = client.get(path).content.decode()
     assert "/static/drf_spectacular_sidecar/" in html
     assert "cdn." not in html and "unpkg.com" not in html
+    assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html
+    # Nothing the page loads comes from another host.
+    assert re.findall(r"""(?:src|href)=["'](?:https?:)?//""", html) == []
 
 
 # --- The schema as a generated client reads it ----------------------------------------------
@@ -79,9 +83,9 @@ def _operations():
 
 
 def test_openapi_spec_validator_accepts_the_schema():
-    from openapi_spec_validator import OpenAPIV30SpecValidator
+    from openapi_spec_validator import OpenAPIV31SpecValidator
 
-    assert [error.message for error in OpenAPIV30SpecValidator(_spec()).iter_errors()] == []
+    assert [error.message for error in OpenAPIV31SpecValidator(_spec()).iter_errors()] == []
 
 
 def test_every_operation_has_an_area_tag_and_a_description_of_its_own():
@@ -103,31 +107,32 @@ def test_no_placeholder_examples_from_the_framework_remain():
     assert "api.example.org" not in json.dumps(_spec())
 
 
-def _validator(cls, schema_node: dict):
+def _validator(schema_node: dict):
+    """A JSON Schema 2020-12 validator (OpenAPI 3.1's dialect) for a node of the schema."""
+    from openapi_schema_validator import OAS31Validator
     from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4
+    from referencing.jsonschema import DRAFT202012
 
-    registry = Registry().with_resource("urn:canopy", Resource.from_contents(_spec(), default_specification=DRAFT4))
+    resource = Resource.from_contents(_spec(), default_specification=DRAFT202012)
+    registry = Registry().with_resource("urn:canopy", resource)
     if "$ref" in schema_node:
         schema_node = {"$ref": "urn:canopy" + schema_node["$ref"]}
-    return cls(schema_node, registry=registry)
+    return OAS31Validator(schema_node, registry=registry)
 
 
 def test_every_example_is_valid_against_its_own_schema_and_bots_have_both():
-    from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
-
     found, problems = {}, []
     for method, path, operation in _operations():
         body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
         for name, example in (body.get("examples") or {}).items():
             found.setdefault((method, path), set()).add("request")
-            for error in _validator(OAS30WriteValidator, body["schema"]).iter_errors(example["value"]):
+            for error in _validator(body["schema"]).iter_errors(example["value"]):
                 problems.append((method, path, name, error.message))
         for code, response in operation["responses"].items():
             content = response.get("content", {}).get("application/json", {})
             for name, example in (content.get("examples") or {}).items():
                 found.setdefault((method, path), set()).add("response")
-                for error in _validator(OAS30ReadValidator, content["schema"]).iter_errors(example["value"]):
+                for error in _validator(content["schema"]).iter_errors(example["value"]):
                     problems.append((method, path, code, name, error.message))
     assert problems == []
     for method, path in BOT_FACING:
@@ -152,6 +157,24 @@ def test_the_events_example_is_a_batch_the_api_takes(operator, community):
     assert first.status_code == 200, first.content
     assert first.json()["accepted"] == 3 and first.json()["members_created"] == 3
     assert again.json()["duplicates"] == 3 and again.json()["accepted"] == 0
+
+
+def test_the_webhooks_section_describes_a_real_delivery(community, eager_tasks):
+    """Under `webhooks`: the payload, with examples that fit it, and the body Canopy really sends
+    (``outbox.services.payload``) for a welcome and for a recall instruction fits it too."""
+    from outbox.models import MessageKind
+    from outbox.services import message_enqueue, payload
+
+    webhook = _spec()["webhooks"]["outbox.message"]["post"]
+    body = webhook["requestBody"]["content"]["application/json"]
+    validator = _validator(body["schema"])
+    assert len(body["examples"]) >= 2
+    for example in body["examples"].values():
+        assert list(validator.iter_errors(example["value"])) == []
+    assert "webhook-signature" in webhook["description"] and "410" in webhook["responses"]
+    for kind, recipient in ((MessageKind.WELCOME, "wm-1"), (MessageKind.INSTRUCTION, "")):
+        message = message_enqueue(group=community.hub, kind=kind, body="欢迎", recipient_external_id=recipient)
+        assert [error.message for error in validator.iter_errors(payload(message))] == []
 
 
 def _token_api(user):
