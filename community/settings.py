@@ -168,6 +168,16 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# The longest task (a full metric run of a large community, a chat-log import) must end well
+# inside this; a task still running at the limit is stopped (the soft limit a minute earlier
+# lets it end cleanly).
+CELERY_TASK_TIME_LIMIT = env_int("CANOPY_TASK_TIME_LIMIT", 900, minimum=120)
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 60, 1)
+# A task taken by a worker that dies is handed to another after the broker's visibility timeout
+# (kombu's default is an hour). It must outlast the longest task, or a slow task would be
+# handed out twice: the time limit and five minutes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

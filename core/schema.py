@@ -101,6 +101,8 @@ class AutoSchema(SpectacularAutoSchema):
         codes = dict(self.error_codes)
         if self.method == "POST" and direction == "response":
             codes.update(self.idempotency_codes)
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes["415"] = _("Unsupported media type: send the body as JSON (or as a form), as the content type says.")
         for code, description in codes.items():
             if code not in responses:
                 response = self._get_response_for_code(ErrorSerializer, code, direction=direction)

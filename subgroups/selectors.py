@@ -201,6 +201,12 @@ def groups_by_fill(groups: QuerySet[Group], *, limit: int = 8) -> list[Group]:
     )
 
 
+def groups_over_capacity(groups: QuerySet[Group]) -> QuerySet[Group]:
+    """Groups the platform reports fuller than their capacity (a join Canopy could not refuse):
+    they need a new sibling or a higher capacity. Longest over first."""
+    return groups.filter(over_capacity_since__isnull=False).order_by("over_capacity_since", "pk")
+
+
 # --- Integrity ------------------------------------------------------------------------------
 
 

@@ -130,6 +130,7 @@ def overview(request: HttpRequest, community: Community) -> HttpResponse:
         {
             "community": community,
             "hub_visible": visible.filter(pk=community.hub_id).exists(),
+            "over_capacity": list(selectors.groups_over_capacity(visible)),
             "stats": stats,
             "fullest": fullest,
             "fill_chart": chart,

@@ -43,6 +43,26 @@ def test_development_needs_nothing_set():
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "True"]
 
 
+def test_a_dead_worker_s_task_is_handed_out_again_after_the_longest_task_not_an_hour():
+    """kombu's Redis transport redelivers an unacknowledged task after its visibility timeout
+    (an hour by default): ours outlasts the task time limit, by five minutes."""
+    probe = (
+        "import django; django.setup(); from community.celery import app; c = app.conf; "
+        "print(c.task_time_limit, c.task_soft_time_limit, c.broker_transport_options['visibility_timeout'])"
+    )
+    for env, expected in (({}, ["900", "840", "1200"]), ({"CANOPY_TASK_TIME_LIMIT": "1800"}, ["1800", "1740", "2100"])):
+        clean = {k: v for k, v in os.environ.items() if k != "CANOPY_TASK_TIME_LIMIT"}
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env={**clean, "DJANGO_SETTINGS_MODULE": "community.settings", **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.stdout.split() == expected, result.stderr
+
+
 def test_redis_url_switches_celery_to_the_broker():
     result = start(REDIS_URL="redis://127.0.0.1:6379/0", DATABASE_URL="postgres://u@localhost/canopy")
     assert result.returncode == 0, result.stderr
@@ -92,6 +112,8 @@ def test_production_refuses_to_start_without_safe_values(env, message):
         ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL must start with"),
         ({"CSRF_TRUSTED_ORIGINS": "example.org"}, "CSRF_TRUSTED_ORIGINS"),
         ({"CANOPY_DEFAULT_TIME_ZONE": "Mars/Base"}, "CANOPY_DEFAULT_TIME_ZONE"),
+        ({"CANOPY_DEFAULT_LANGUAGE": "fr"}, "CANOPY_DEFAULT_LANGUAGE='fr' is not one of en, zh-hans"),
+        ({"CANOPY_TASK_TIME_LIMIT": "30"}, "CANOPY_TASK_TIME_LIMIT=30 must be at least 120"),
         ({"CANOPY_DIGEST_HOUR": "24"}, "CANOPY_DIGEST_HOUR=24 must be at most 23"),
         ({"CANOPY_WEBHOOK_ALLOW_PRIVATE": "perhaps"}, "is not a boolean"),
     ],

@@ -327,19 +327,20 @@ def _store(community: Community, items: list[_Item], result: IngestResult, now: 
         memberships_seen(first_seen=seen_in_group)
         if changes:
             memberships_follow_platform(changes=changes)
+        # The word engine reads new chat text once (a duplicate was scanned the first time), in
+        # the same transaction as the store: if either fails, neither happened, and the bot's
+        # retry stores and scans the batch again. One matcher serves the batch; only a hit goes
+        # on to file a flag.
+        if scan:
+            matcher = lexicon.matcher_for(community)
+            for item in fresh:
+                if item.text and item.kind in _SCANNED_KINDS and matcher.scan(item.text):
+                    moderation.message_scan(
+                        group=item.group,
+                        platform=item.platform,
+                        external_message_id=item.external_id,
+                        text=item.text,
+                        author_external_id=item.user_id,
+                    )
     result.accepted += len(inserted)
     result.duplicates += len(items) - len(inserted)
-    # The word engine reads new chat text once: a duplicate was scanned the first time. One
-    # matcher serves the batch; only a hit goes on to file a flag.
-    if not scan:
-        return
-    matcher = lexicon.matcher_for(community)
-    for item in fresh:
-        if item.text and item.kind in _SCANNED_KINDS and matcher.scan(item.text):
-            moderation.message_scan(
-                group=item.group,
-                platform=item.platform,
-                external_message_id=item.external_id,
-                text=item.text,
-                author_external_id=item.user_id,
-            )

@@ -178,6 +178,40 @@ class TestText:
         bot.post(URL, {"events": [event(community.hub, 1, text="需要代 开 发 票的私聊")]})
         assert ModerationFlag.objects.count() == 1
 
+    @pytest.mark.postgres
+    def test_a_scan_that_fails_takes_the_batch_with_it_so_the_retry_scans_again(self, community):
+        """Scan and store succeed or fail together. The database refuses the flag (a trigger that
+        raises, as a real fault would): nothing of the batch is kept, and the bot's retry stores
+        the events and files the flag, instead of reading "duplicates" and leaving spam unflagged."""
+        from django.db import DatabaseError, connection
+
+        from analytics.services.ingest import events_ingest
+
+        lexicon.word_add(community=community, word="代开发票", category="custom", action="block")
+        batch = [event(community.hub, n, text="需要代开发票的私聊" if n == 1 else "早上好") for n in range(3)]
+        table = ModerationFlag._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE FUNCTION refuse_flag() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse_flag BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_flag()"
+            )
+
+        with pytest.raises(DatabaseError):
+            events_ingest(raw_events=batch, groups=[community.hub])
+        assert Event.objects.count() == 0 and ModerationFlag.objects.count() == 0
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER refuse_flag ON {table}")
+            cursor.execute("DROP FUNCTION refuse_flag()")
+        result = events_ingest(raw_events=batch, groups=[community.hub])
+
+        assert (result.accepted, result.duplicates) == (3, 0)
+        assert ModerationFlag.objects.get().external_message_id == "ev-1"
+        assert OutboundMessage.objects.filter(kind="instruction").count() == 1
+
     def test_questions_are_recognised(self, bot, community):
         bot.post(
             URL,
@@ -234,7 +268,7 @@ class TestGroupMetrics:
         assert response.status_code == 400 and "days" in response.json()["extra"]["fields"]
 
 
-def test_a_platform_past_capacity_is_believed_and_never_wedges_ingestion(bot, community):
+def test_a_platform_past_capacity_is_believed_and_never_wedges_ingestion(bot, community, owner):
     """The platform is the truth about who is in a chat: a 3rd member of a group of capacity 2
     is recorded, the group reads over capacity, and later batches keep landing."""
     from subgroups.models import Group
@@ -251,6 +285,11 @@ def test_a_platform_past_capacity_is_believed_and_never_wedges_ingestion(bot, co
     assert group.over_capacity_since is not None
     detail = bot.get(f"/api/v1/groups/{group.pk}/").json()
     assert detail["over_capacity"] is True and detail["member_count"] == 4
+    # The community's overview alerts whoever runs it.
+    from tests.personas import page_client
+
+    overview = page_client(owner).get(f"/c/{community.slug}/").content.decode()
+    assert 'data-testid="over-capacity"' in overview and "摄影群 has 4 members for a capacity of 2" in overview
     # Canopy itself still admits no one past capacity.
     from members.services import people
 
