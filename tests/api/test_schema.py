@@ -2,12 +2,15 @@
 
 import io
 import re
+import threading
 
 import pytest
 import schemathesis
 from django.core import signals
 from django.core.management import call_command
-from django.db import close_old_connections
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.db import close_old_connections, connections
+from django.test.testcases import LiveServerThread
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -209,13 +212,79 @@ def fuzz_token(module_db) -> str:
     return settled(Token.objects.create(user=user).key)
 
 
+class _SharedConnectionServer(ThreadedWSGIServer):
+    """Counts the requests in flight: a request thread still finishing (closing its response
+    fires ``request_finished``, whose handler would close a connection found in a transaction)
+    after the client has its answer must be done before the test moves on."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.busy = 0
+        self.idle = threading.Condition()
+
+    def process_request(self, request, client_address):
+        with self.idle:
+            self.busy += 1
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.idle:
+                self.busy -= 1
+                self.idle.notify_all()
+
+    def settle(self) -> None:
+        with self.idle:
+            assert self.idle.wait_for(lambda: self.busy == 0, timeout=60), "the live server is stuck"
+
+    def _close_connections(self) -> None:
+        """The server answers on the test's own connection (its transaction holds the seeded
+        community and rolls each operation back): it must outlive every request."""
+
+
+class _LiveServer(LiveServerThread):
+    """Canopy over real HTTP on a free port, serving the test thread's database connection, so
+    the seeded rows are visible to it and nothing it writes outlives the operation's savepoint.
+    Requests come one at a time (the fuzzer waits for each answer), so the connection is never
+    used by two threads at once."""
+
+    server_class = _SharedConnectionServer
+
+    def run(self) -> None:
+        connections["default"] = self.connections_override["default"]
+        self.httpd = self._create_server(connections_override=self.connections_override)
+        self.port = self.httpd.server_address[1]
+        self.httpd.set_app(application)
+        self.is_ready.set()
+        self.httpd.serve_forever()
+
+
+@pytest.fixture(scope="module")
+def live_api(fuzz_token):
+    shared = connections["default"]  # the wrapper itself: `django.db.connection` is a proxy to it
+    shared.inc_thread_sharing()
+    server = _LiveServer("127.0.0.1", None, connections_override={"default": shared})
+    server.daemon = True
+    server.start()
+    server.is_ready.wait(timeout=30)
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+    server.join(timeout=10)
+    shared.dec_thread_sharing()
+
+
 @pytest.fixture
 def token(db, fuzz_token, _keep_the_test_connection) -> str:
     return fuzz_token
 
 
-# Loading the schema needs no database: the schema view reads only the code.
+# Loading the schema needs no database: the schema view reads only the code. The cases then go
+# over HTTP to the live server (no app: schemathesis' requests transport).
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+schema.app = None
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -229,5 +298,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
     database=None,
     derandomize=True,  # the same cases on every run: a failure in CI reproduces locally
 )
-def test_the_api_never_errors_and_always_answers_as_documented(case, token):
-    case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+def test_the_api_never_errors_and_always_answers_as_documented(case, token, live_api):
+    try:
+        case.call_and_validate(
+            base_url=f"http://127.0.0.1:{live_api.port}", headers={"Authorization": f"Token {token}"}, checks=CHECKS
+        )
+    finally:
+        live_api.httpd.settle()  # nothing may touch the connection once the test moves on
