@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
 from core.text import has_invalid_characters
-from subgroups.models import LANGUAGES, LifecycleStage, Platform
+from subgroups import rules as subgroup_rules
+from subgroups.models import LifecycleStage, Platform
 
 _PHONE = re.compile(r"^\+?[\d\s\-()]{5,24}$")
 
@@ -58,15 +59,9 @@ def clean_city(city: str) -> str:
 
 
 def clean_language(language: str) -> str:
-    """A member's own language: one Canopy speaks, or blank for the community's."""
-    language = (language or "").strip().lower()
-    if language and language not in dict(LANGUAGES):
-        raise ApplicationError(
-            _("Choose a language Canopy speaks: %(languages)s, or leave it empty for the community's.")
-            % {"languages": ", ".join(dict(LANGUAGES))},
-            field="language",
-        )
-    return language
+    """A member's own language: one Canopy speaks (as a community's), or blank for the community's."""
+    language = (language or "").strip()
+    return subgroup_rules.clean_language(language) if language else ""
 
 
 def clean_handle(platform: str, external_id: str) -> tuple[str, str]:

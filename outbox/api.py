@@ -54,6 +54,23 @@ class OutboxFilter(django_filters.FilterSet):
         fields = ["group", "status", "kind"]
 
 
+# A queued welcome, as the outbox lists it (the schema's examples).
+_WELCOME_EXAMPLE = {
+    "id": 311,
+    "community": 3,
+    "group": 12,
+    "kind": "welcome",
+    "recipient_platform": "wecom",
+    "recipient_external_id": "wmOgQhDgAAk3",
+    "recipient_name": "王芳",
+    "body": "欢迎 王芳 加入「设计美学交流群」！从今天起你就是我们的一员了。",
+    "status": "pending",
+    "attempts": 0,
+    "created_at": "2026-12-07T02:02:01Z",
+    "delivered_at": None,
+}
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Messages to deliver in the groups you serve",
@@ -64,20 +81,7 @@ class OutboxFilter(django_filters.FilterSet):
                 "A welcome to send privately",
                 response_only=True,
                 status_codes=["200"],
-                value={
-                    "id": 311,
-                    "community": 3,
-                    "group": 12,
-                    "kind": "welcome",
-                    "recipient_platform": "wecom",
-                    "recipient_external_id": "wmOgQhDgAAk3",
-                    "recipient_name": "王芳",
-                    "body": "欢迎 王芳 加入「设计美学交流群」！从今天起你就是我们的一员了。",
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": "2026-12-07T02:02:01Z",
-                    "delivered_at": None,
-                },
+                value=_WELCOME_EXAMPLE,
             )
         ],
     ),
@@ -116,17 +120,9 @@ class OutboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 response_only=True,
                 status_codes=["200"],
                 value={
-                    "id": 311,
-                    "community": 3,
-                    "group": 12,
-                    "kind": "welcome",
-                    "recipient_platform": "wecom",
-                    "recipient_external_id": "wmOgQhDgAAk3",
-                    "recipient_name": "王芳",
-                    "body": "欢迎 王芳 加入「设计美学交流群」！从今天起你就是我们的一员了。",
+                    **_WELCOME_EXAMPLE,
                     "status": "delivered",
                     "attempts": 1,
-                    "created_at": "2026-12-07T02:02:01Z",
                     "delivered_at": "2026-12-07T02:02:04Z",
                 },
             ),
