@@ -97,13 +97,10 @@ class IdempotencyMiddleware:
         return response
 
     def _claim(self, scope: str, key: str, fingerprint: str, request: HttpRequest):
-        """(our record, None) when this request is to run; (None, answer) otherwise."""
+        """(our record, None) when this request is to run; (None, answer) otherwise. A new key
+        costs one insert; an old record under the key is looked at only when the insert meets it."""
         now = timezone.now()
         for _attempt in range(3):
-            IdempotentRequest.objects.filter(scope=scope, key=key, created_at__lt=now - LIFETIME).delete()
-            IdempotentRequest.objects.filter(
-                scope=scope, key=key, completed_at=None, created_at__lt=now - STALE
-            ).delete()
             try:
                 with transaction.atomic():
                     record = IdempotentRequest.objects.create(
@@ -114,6 +111,13 @@ class IdempotencyMiddleware:
                 existing = IdempotentRequest.objects.filter(scope=scope, key=key).first()
                 if existing is None:
                     continue  # it expired or failed between the two statements: try again
+                expired = existing.created_at < now - LIFETIME
+                died = existing.completed_at is None and existing.created_at < now - STALE
+                if expired or died:
+                    # Forget it and claim the key afresh; of two requests doing this at once, one
+                    # inserts and the other finds its record running (409).
+                    IdempotentRequest.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+                    continue
                 if existing.fingerprint != fingerprint:
                     return None, _error(
                         422,

@@ -81,6 +81,18 @@ def test_keys_expire_after_a_day(operator, community):
     assert purge_expired() == 1 and not IdempotentRequest.objects.exists()
 
 
+def test_a_request_that_died_running_frees_its_key_after_five_minutes(operator, community):
+    client = api_client(operator)
+    add(client, community, "crashed")
+    # As a process killed mid-request leaves it: claimed, never completed.
+    IdempotentRequest.objects.filter(key="crashed").update(completed_at=None, status_code=None)
+    assert add(client, community, "crashed").status_code == 409
+    IdempotentRequest.objects.filter(key="crashed").update(created_at=timezone.now() - timedelta(minutes=6))
+    assert add(client, community, "crashed").status_code == 201
+    assert members_named(community, "林嘉琪") == 2
+    assert IdempotentRequest.objects.get(key="crashed").completed_at is not None
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "ключ", "a\tb"])
 def test_a_malformed_key_is_a_400(operator, community, key):
     response = add(api_client(operator), community, key)

@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.core.management import call_command
-from django.core.servers.basehttp import ThreadedWSGIServer
+from django.core.servers.basehttp import WSGIServer
 from django.db import close_old_connections, connections
 from django.test.testcases import LiveServerThread
 from hypothesis import HealthCheck, settings
@@ -212,12 +212,15 @@ def fuzz_token(module_db) -> str:
     return settled(Token.objects.create(user=user).key)
 
 
-class _SharedConnectionServer(ThreadedWSGIServer):
-    """Counts the requests in flight: a request thread still finishing (closing its response
-    fires ``request_finished``, whose handler would close a connection found in a transaction)
-    after the client has its answer must be done before the test moves on."""
+class _SharedConnectionServer(WSGIServer):
+    """Answers one request at a time on the server's own thread, so the thread's cache client
+    (and its Redis connection) lasts the module, as a production worker's does: a thread per
+    request would open a new Redis connection for every throttle check. It counts the request in
+    flight: the client has its answer before the request is closed (closing fires
+    ``request_finished``, whose handler would close a connection found in a transaction), and
+    that must be done before the test moves on."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, connections_override=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.busy = 0
         self.idle = threading.Condition()
@@ -225,11 +228,8 @@ class _SharedConnectionServer(ThreadedWSGIServer):
     def process_request(self, request, client_address):
         with self.idle:
             self.busy += 1
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address):
         try:
-            super().process_request_thread(request, client_address)
+            super().process_request(request, client_address)
         finally:
             with self.idle:
                 self.busy -= 1
@@ -238,10 +238,6 @@ class _SharedConnectionServer(ThreadedWSGIServer):
     def settle(self) -> None:
         with self.idle:
             assert self.idle.wait_for(lambda: self.busy == 0, timeout=60), "the live server is stuck"
-
-    def _close_connections(self) -> None:
-        """The server answers on the test's own connection (its transaction holds the seeded
-        community and rolls each operation back): it must outlive every request."""
 
 
 class _LiveServer(LiveServerThread):
