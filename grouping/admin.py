@@ -4,6 +4,10 @@ suggestions, matches, runs and recommendations are records, shown read-only."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from grouping.models import (
     GroupSuggestion,
@@ -52,31 +56,36 @@ class SurveyResponseAdmin(ReadOnlyAdmin):
     raw_id_fields = ["survey", "member"]
 
 
-class MatchInline(admin.TabularInline):
-    model = SuggestedMember
-    extra = 0
-    fields = ["member", "reason", "willing_admin", "score", "invitation"]
-    raw_id_fields = ["member", "invitation"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(GroupSuggestion)
 class GroupSuggestionAdmin(ReadOnlyAdmin):
+    """A suggestion matches hundreds or thousands of members: the change page counts them and
+    links to their list (filtered to this suggestion, paged, searchable) instead of listing
+    them all inline."""
+
     list_display = ["proposed_name", "community", "topic", "status", "interested", "willing_admins", "score", "group"]
     list_filter = ["status", "community"]
     raw_id_fields = ["survey", "parent", "group", "decided_by"]
-    inlines = [MatchInline]
+    readonly_fields = ["matched_members"]
+
+    @admin.display(description=_("matched members"))
+    def matched_members(self, obj: GroupSuggestion) -> str:
+        if obj.pk is None:
+            return "-"
+        counts = obj.matches.aggregate(total=Count("pk"), admins=Count("pk", filter=Q(willing_admin=True)))
+        url = reverse("admin:grouping_suggestedmember_changelist") + f"?suggestion__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{}</a>',
+            url,
+            _("%(total)d matched, %(admins)d willing to be admins: see the list") % counts,
+        )
 
 
 @admin.register(SuggestedMember)
 class SuggestedMemberAdmin(ReadOnlyAdmin):
     list_display = ["member", "suggestion", "reason", "willing_admin", "score", "invitation"]
     list_filter = ["reason", "willing_admin"]
+    list_select_related = ["member", "suggestion", "invitation"]
+    search_fields = ["member__display_name"]
     raw_id_fields = ["suggestion", "member", "invitation"]
 
 

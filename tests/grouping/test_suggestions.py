@@ -218,3 +218,24 @@ class TestAccept:
         suggestion_accept(suggestion=suggestion)
         with pytest.raises(ApplicationError, match="accepted"):
             suggestion_dismiss(suggestion=suggestion)
+
+
+def test_the_admin_counts_a_suggestion_s_matches_and_lists_them_paged(survey, coders, client, superuser):
+    """Thousands of matches would make an inline of thousands of rows: the change page counts
+    them and links to the matches' own list, filtered to this suggestion."""
+    import re
+
+    asking(survey, coders, "读书", 4, admins=2)
+    asking(survey, coders, "摄影", 3, admins=1)
+    suggestions_refresh(community=survey.community)
+    reading = GroupSuggestion.objects.get(topic="读书")
+    client.force_login(superuser)
+
+    page = client.get(f"/admin/grouping/groupsuggestion/{reading.pk}/change/").content.decode()
+
+    assert "4 matched, 2 willing to be admins" in page
+    link = re.search(r'href="(/admin/grouping/suggestedmember/\?suggestion__id__exact=\d+)"', page).group(1)
+    listed = client.get(link)
+    assert listed.status_code == 200
+    assert {match.suggestion_id for match in listed.context["cl"].result_list} == {reading.pk}
+    assert listed.context["cl"].result_count == 4
