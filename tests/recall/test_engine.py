@@ -155,6 +155,27 @@ def test_an_open_or_click_event_marks_the_message_opened_and_answered(community,
     assert RecallCycle.objects.get(member=member).status == CycleStatus.OPEN, "opening is not coming back"
 
 
+def test_opens_are_filled_for_many_members_at_once_and_an_earlier_visit_keeps_its_time(
+    community, design, policy, codes, quiet_since
+):
+    first, second, visited = (silent_member(design, quiet_since) for _ in range(3))
+    run(community, at_day(quiet_since, 30))
+    # The third opened the message's page before its open event arrived: the page's time stays.
+    RecallAttempt.objects.filter(member=visited).update(opened_at=at_day(quiet_since, 30, hour=18))
+    for member in (first, second, visited):
+        act(member, design, at_day(quiet_since, 31), kind=EventKind.OPEN)
+    act(second, design, at_day(quiet_since, 31, hour=11), kind=EventKind.CLICK)
+    run(community, at_day(quiet_since, 31, hour=12))
+    opened = dict(RecallAttempt.objects.values_list("member_id", "opened_at"))
+    responded = dict(RecallAttempt.objects.values_list("member_id", "responded_at"))
+    assert opened == {
+        first.pk: at_day(quiet_since, 31),
+        second.pk: at_day(quiet_since, 31),
+        visited.pk: at_day(quiet_since, 30, hour=18),
+    }
+    assert responded == {first.pk: None, second.pk: at_day(quiet_since, 31, hour=11), visited.pk: None}
+
+
 def test_opting_out_stops_outreach_and_cancels_what_was_planned(community, design, policy, codes, quiet_since):
     member = silent_member(design, quiet_since)
     late = at_day(quiet_since, 30, hour=23)  # quiet hours: planned now, sent at 08:00
